@@ -1,0 +1,118 @@
+"""Composition root: turn a Config into the services the channels and the CLI use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Config
+from bot.faqsource import FaqSource
+from bot.render import Renderer
+from db.engine import make_engine, make_session_factory
+from db.migrate import check_current
+from db.repositories import SqlUnitOfWork
+from routing.holidays_id import indonesian_holidays
+from routing.people import Opd
+from routing.ports import Clock, UnitOfWork
+from routing.services import Helpdesk, HelpdeskSettings
+from routing.worktime import DayHours, SpecialPeriod, WeekHours, WorkingCalendar
+
+
+def system_clock() -> datetime:
+    """Aware UTC now: the only place the running bot reads the wall clock."""
+    return datetime.now(UTC)
+
+
+def _week(days: tuple[tuple[time, time] | None, ...]) -> WeekHours:
+    return WeekHours(tuple(DayHours(d[0], d[1]) if d else None for d in days))
+
+
+def build_calendar(config: Config) -> WorkingCalendar:
+    """The province's working calendar: office hours, Ramadan hours, holidays, cuti bersama."""
+    cal = config.calendar
+    years = range(cal.first_year, cal.last_year + 1)
+    holidays: dict[date, str] = (
+        indonesian_holidays(years, extra=cal.extra_holidays, removed=cal.working_days_override)
+        if cal.national_holidays else
+        {d: n for d, n in cal.extra_holidays.items() if d not in cal.working_days_override}
+    )
+    hours = _week(cal.hours)
+    ramadan = _week(cal.ramadan_hours)
+    periods = tuple(SpecialPeriod(start, end, ramadan, "Ramadan") for start, end in cal.ramadan)
+    working = [(datetime.combine(date.min, d.end)
+                - datetime.combine(date.min, d.start)).total_seconds()
+               for d in hours.days if d is not None]
+    # One "working day" is the average office day of the configured week, so N working days
+    # of SLA mean N typical office days whatever the weekly pattern.
+    day_seconds = sum(working) / len(working) if working else 7.5 * 3600
+    return WorkingCalendar(tz=config.province.tz, hours=hours, holidays=holidays,
+                           special_periods=periods, standard_day_seconds=day_seconds)
+
+
+@dataclass
+class Services:
+    """Everything a channel or a CLI command may use; built once per process."""
+
+    config: Config
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    uow: Callable[[], UnitOfWork]
+    helpdesk: Helpdesk
+    faq: FaqSource
+    renderer: Renderer
+    calendar: WorkingCalendar
+    clock: Clock
+
+    def dispose(self) -> None:
+        """Close database connections."""
+        self.engine.dispose()
+
+
+def sync_opds(uow: UnitOfWork, config: Config, now: datetime) -> None:
+    """Mirror the configured OPDs and PPID Utama into the database (config wins)."""
+    for opd in config.opds:
+        existing = uow.opds.get(opd.code)
+        description = opd.description or (existing.description if existing else "")
+        uow.opds.upsert(Opd(code=opd.code, name=opd.name, description=description,
+                            queue_chat_id=opd.queue_chat_id, keywords=opd.keywords), now)
+    ppid = config.ppid_utama
+    uow.opds.upsert(Opd(code=ppid.code, name=ppid.name, queue_chat_id=ppid.queue_chat_id,
+                        is_ppid_utama=True,
+                        description="Meja layanan pusat PPID Utama: menelaah dan menyalurkan "
+                                    "permohonan ke OPD yang berwenang."), now)
+
+
+def build_services(config: Config, *, clock: Clock | None = None, engine: Engine | None = None,
+                   check_schema: bool = True, staff_channel: str = "telegram",
+                   templates_dir: Path | None = None) -> Services:
+    """Wire config, database, calendar, helpdesk, FAQ matcher and templates together."""
+    clock = clock or system_clock
+    engine = engine or make_engine(config.database.url)
+    if check_schema:
+        check_current(engine)
+    factory = make_session_factory(engine)
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(factory)
+
+    with uow() as u:
+        sync_opds(u, config, clock())
+        u.commit()
+    calendar = build_calendar(config)
+    helpdesk = Helpdesk(
+        clock=clock, calendar=calendar, sla=config.sla,
+        settings=HelpdeskSettings(
+            reference_prefix=config.tickets.reference_prefix, ppid_code=config.ppid_utama.code,
+            reopen_days=config.tickets.reopen_days, max_text_chars=config.tickets.max_text_chars,
+            max_attachments=config.tickets.max_attachments, staff_channel=staff_channel,
+        ),
+    )
+    renderer = Renderer(config.province.timezone, config.province.name, templates_dir)
+    return Services(config=config, engine=engine, session_factory=factory, uow=uow, helpdesk=helpdesk,
+                    faq=FaqSource(uow, config.faq), renderer=renderer, calendar=calendar,
+                    clock=clock)

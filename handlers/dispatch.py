@@ -1,0 +1,152 @@
+"""Route each inbound message to one handler inside one transaction, channel-neutral.
+
+The processed-update mark, the handler's effects and every queued reply commit together, so
+a redelivered update has no second effect and a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from handlers import citizen, staff, supervisor
+from handlers.context import HandlerContext
+from handlers.inbound import Inbound
+from routing.errors import DomainError, InvalidTransition, NotAllowed, TicketNotFound
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[HandlerContext], None]
+
+PRIVATE_COMMANDS: dict[str, Handler] = {
+    "start": citizen.start,
+    "bantuan": citizen.help_,
+    "help": citizen.help_,
+    "status": citizen.status,
+    "batal": citizen.cancel,
+    "ringkasan": supervisor.summary,
+    "terlambat": supervisor.overdue,
+    "antrian": staff.queue,
+}
+GROUP_COMMANDS: dict[str, Handler] = {"antrian": staff.queue}
+CARD_COMMANDS = frozenset({"tunggu", "alihkan", "perpanjang", "tutup", "tolak"})
+SUPERVISOR_COMMANDS = frozenset({"ringkasan", "terlambat", "laporan"})
+
+
+class Dispatcher:
+    """Turns an Inbound into exactly one committed transaction of effects and replies."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.extra_private: dict[str, Handler] = {}
+
+    def handle(self, inbound: Inbound) -> list[int]:
+        """Handle one inbound message; return the outbox ids of the replies queued."""
+        ctx: HandlerContext | None = None
+        try:
+            with self.services.uow() as uow:
+                if inbound.update_id is not None and not uow.updates.claim(
+                        inbound.channel, inbound.update_id, self.services.clock()):
+                    log.info("duplicate update %s ignored", inbound.update_id)
+                    return []
+                ctx = HandlerContext(inbound, uow, self.services)
+                handler = self.route(ctx)
+                if handler is not None:
+                    handler(ctx)
+                uow.commit()
+                return ctx.replies
+        except DomainError as exc:
+            return self._refuse(inbound, exc, ctx)
+
+    def _refuse(self, inbound: Inbound, exc: DomainError, ctx: HandlerContext | None) -> list[int]:
+        """Nothing of the refused action stays; only the polite refusal is queued."""
+        log.info("refused %s: %s", type(exc).__name__, exc)
+        with self.services.uow() as uow:
+            if inbound.update_id is not None:
+                uow.updates.claim(inbound.channel, inbound.update_id, self.services.clock())
+            reply_ctx = HandlerContext(inbound, uow, self.services)
+            command = inbound.command or ""
+            if (isinstance(exc, NotAllowed) and inbound.is_private
+                    and command in SUPERVISOR_COMMANDS):
+                reply_ctx.reply("supervisor/refused")
+            elif isinstance(exc, TicketNotFound) and inbound.is_private and inbound.args:
+                reply_ctx.reply("citizen/not_found", {"reference": inbound.args[0].upper()})
+            elif not inbound.is_private and isinstance(exc, TicketNotFound) and (
+                    reply_ctx.principal().kind.value == "anonymous"):
+                pass  # strangers chatting in a staff group get no noise from the bot
+            else:
+                principal = reply_ctx.principal()
+                reply_ctx.reply("common/domain_error", {
+                    "code": exc.code, "private": inbound.is_private,
+                    "state": exc.state if isinstance(exc, InvalidTransition) else "",
+                    "name": principal.name or inbound.user_name,
+                    "codes": ", ".join(o.code for o in uow.opds.all()),
+                    "reopen_days": self.services.config.tickets.reopen_days,
+                }, quote=not inbound.is_private)
+            uow.commit()
+            return reply_ctx.replies
+
+    def route(self, ctx: HandlerContext) -> Handler | None:
+        """Pick the handler for an inbound message (None: ignore it)."""
+        inbound = ctx.inbound
+        if inbound.callback_data is not None:
+            return self._route_callback(inbound.callback_data, inbound.is_private)
+        if inbound.command:
+            if not inbound.is_private:
+                if inbound.command in CARD_COMMANDS and inbound.reply_to_message_id:
+                    return staff.command_on_card
+                return GROUP_COMMANDS.get(inbound.command)
+            handler = self.extra_private.get(inbound.command) or PRIVATE_COMMANDS.get(
+                inbound.command)
+            return handler or (lambda c: c.reply("common/unknown_command"))
+        if not inbound.is_private:
+            if inbound.reply_to_message_id is not None and (inbound.text or inbound.attachment):
+                link = ctx.uow.links.find(inbound.channel, inbound.chat_id,
+                                          inbound.reply_to_message_id)
+                if link is not None and link.purpose == "card":
+                    return staff.reply_to_card
+            return None
+        if inbound.reply_to_message_id is not None:
+            link = ctx.uow.links.find(inbound.channel, inbound.chat_id,
+                                      inbound.reply_to_message_id)
+            if link is not None and link.purpose == "relay":
+                ticket_id = link.ticket_id
+                return lambda c: citizen.follow_up(c, ticket_id)
+        if inbound.attachment is not None:
+            return citizen.attachment
+        if inbound.text and inbound.text.strip():
+            return citizen.question
+        return lambda c: c.reply("citizen/unsupported")
+
+    @staticmethod
+    def _route_callback(data: str, private: bool) -> Handler:
+        parts = data.split(":")
+        kind = parts[0]
+        try:
+            if kind == "d" and private and len(parts) >= 3:
+                nonce, op = parts[1], parts[2]
+                arg = parts[3] if len(parts) > 3 else None
+                return lambda c: citizen.draft_button(c, nonce, op, arg)
+            if kind == "r" and private and len(parts) == 3:
+                ticket_id, rating = int(parts[1]), int(parts[2])
+                return lambda c: citizen.rate(c, ticket_id, rating)
+            if kind == "o" and private and len(parts) == 2:
+                ticket_id = int(parts[1])
+                return lambda c: citizen.reopen(c, ticket_id)
+            if kind == "t" and not private and len(parts) >= 3:
+                ticket_id, op = int(parts[1]), parts[2]
+                arg = parts[3] if len(parts) > 3 else None
+                return lambda c: staff.card_button(c, ticket_id, op, arg)
+        except ValueError:
+            pass
+        if private:
+            return lambda c: c.reply("citizen/stale_button")
+
+        def forged(_: HandlerContext) -> None:
+            raise NotAllowed("unknown button")
+
+        return forged
