@@ -623,7 +623,11 @@ class FaqMatcher:
             return Decision(text=text, decision=DecisionKind.SMALLTALK)
         if sig.spam >= s.spam_threshold and not sig.intent:
             return Decision(text=text, decision=DecisionKind.SMALLTALK)
-        if sig.smalltalk_share >= s.smalltalk_ratio and not sig.intent and a.topical_top < s.answer_threshold:
+        if (
+            sig.smalltalk_share >= s.smalltalk_ratio
+            and not sig.intent
+            and (a.topical <= 1 or a.topical_top < s.answer_threshold)
+        ):
             return Decision(text=text, decision=DecisionKind.SMALLTALK)
 
         best_opd, opd_conf, opd_lead = self._best_opd(sig.opd_scores, a.opd)
