@@ -243,7 +243,8 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
         uow.commit()
     services.dispose()
     where = f" of {staff.opd_code}" if staff.opd_code else ""
-    print(f"Registered {staff.name} (telegram id {staff.telegram_id}) as {staff.role.value}{where}.")
+    print(f"Registered {staff.name} (telegram id {staff.telegram_id}) as "
+          f"{staff.role.value}{where}.")
     return EXIT_OK
 
 

@@ -100,7 +100,8 @@ class _Table:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{self.key(name)}: expected a Telegram chat id (integer), got {value!r}")
+            raise ConfigError(f"{self.key(name)}: expected a Telegram chat id (integer), "
+                              f"got {value!r}")
         return value
 
     def table(self, name: str) -> _Table:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.observability import Metrics
 from bot.render import Renderer
 from db.models import OutboxRow
 from db.repositories import SqlUnitOfWork
@@ -77,7 +78,8 @@ class OutboxSender:
 
     def __init__(self, *, session_factory: sessionmaker[Session], renderer: Renderer,
                  transport: Transport, channel: str, helpdesk: Helpdesk, clock: Clock,
-                 batch: int = 50, lease_seconds: float = 60.0) -> None:
+                 batch: int = 50, lease_seconds: float = 60.0,
+                 metrics: Metrics | None = None) -> None:
         self.session_factory = session_factory
         self.renderer = renderer
         self.transport = transport
@@ -89,6 +91,7 @@ class OutboxSender:
         self.wakeup = asyncio.Event()
         self.sent = 0
         self.failed = 0
+        self.metrics = metrics or Metrics()
 
     def _claim(self) -> list[OutboxRow]:
         """Take the head of each chat's queue, citizens' replies first."""
@@ -151,9 +154,11 @@ class OutboxSender:
                 message_id = await self.transport.send(message)
             except PermanentFailure as exc:
                 self.failed += 1
+                self.metrics.inc("send_failures_total", kind="permanent")
                 log.warning("outbox %s to chat failed permanently: %s", row.id, exc)
                 await asyncio.to_thread(self._fail, row, str(exc), permanent=True)
             except RetryLater as exc:
+                self.metrics.inc("send_failures_total", kind="retry")
                 log.info("outbox %s retry in %.1fs: %s", row.id, exc.delay, exc)
                 await asyncio.to_thread(self._fail, row, str(exc), permanent=False,
                                         delay=exc.delay)
@@ -164,6 +169,7 @@ class OutboxSender:
                                         permanent=False, delay=backoff)
             else:
                 self.sent += 1
+                self.metrics.inc("messages_sent_total", channel=self.channel)
                 await asyncio.to_thread(self._finish, row, message_id)
         return len(rows)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Config
 from bot.faqsource import FaqSource
+from bot.observability import Metrics
 from bot.render import Renderer
 from db.engine import make_engine, make_session_factory
 from db.migrate import check_current
@@ -67,6 +68,7 @@ class Services:
     renderer: Renderer
     calendar: WorkingCalendar
     clock: Clock
+    metrics: Metrics = field(default_factory=Metrics)
 
     def dispose(self) -> None:
         """Close database connections."""
@@ -113,6 +115,6 @@ def build_services(config: Config, *, clock: Clock | None = None, engine: Engine
         ),
     )
     renderer = Renderer(config.province.timezone, config.province.name, templates_dir)
-    return Services(config=config, engine=engine, session_factory=factory, uow=uow, helpdesk=helpdesk,
-                    faq=FaqSource(uow, config.faq), renderer=renderer, calendar=calendar,
-                    clock=clock)
+    return Services(config=config, engine=engine, session_factory=factory, uow=uow,
+                    helpdesk=helpdesk, faq=FaqSource(uow, config.faq), renderer=renderer,
+                    calendar=calendar, clock=clock)

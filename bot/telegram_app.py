@@ -336,7 +336,8 @@ def build_application(config: Config, services: Services, *, token: str | None =
     app = builder.build()
     sender = OutboxSender(session_factory=services.session_factory, renderer=services.renderer,
                           transport=TelegramTransport(app, per_chat_interval), channel=CHANNEL,
-                          helpdesk=services.helpdesk, clock=services.clock)
+                          helpdesk=services.helpdesk, clock=services.clock,
+                          metrics=services.metrics)
     app.bot_data["runtime"] = TelegramRuntime(services, Dispatcher(services), sender,
                                               asyncio.Event())
     app.add_handler(CallbackQueryHandler(on_callback))

@@ -28,6 +28,7 @@ from db.models import (
 )
 from faq.model import FaqEntry
 from routing.outbox import Outgoing
+from routing.people import Citizen, Draft, MessageLink, Opd, Role, Staff
 from routing.ports import (
     CitizenRepository,
     DraftRepository,
@@ -39,7 +40,6 @@ from routing.ports import (
     TicketRepository,
     UpdateLog,
 )
-from routing.people import Citizen, Draft, MessageLink, Opd, Role, Staff
 from routing.tickets import Assignment, Ticket, TicketKind, TicketState
 
 _TICKET_FIELDS = (

@@ -7,6 +7,7 @@ a redelivered update has no second effect and a crash loses nothing.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,15 @@ class Dispatcher:
 
     def handle(self, inbound: Inbound) -> list[int]:
         """Handle one inbound message; return the outbox ids of the replies queued."""
+        started = time.perf_counter()
+        try:
+            return self._handle(inbound)
+        finally:
+            metrics = self.services.metrics
+            metrics.inc("updates_handled_total", channel=inbound.channel)
+            metrics.observe_latency(time.perf_counter() - started)
+
+    def _handle(self, inbound: Inbound) -> list[int]:
         ctx: HandlerContext | None = None
         try:
             with self.services.uow() as uow:
