@@ -355,6 +355,26 @@ def cmd_ticket_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- privacy --------------------------------------------------------------------------------
+
+def cmd_privacy_purge(args: argparse.Namespace) -> int:
+    """Anonymise closed tickets past the retention period."""
+    days = args.older_than if args.older_than is not None else (
+        args.config_obj.privacy.retention_days)
+    if days < 0:
+        raise CliError("--older-than must be zero or more days")
+    services = _services(args)
+    placeholder = services.renderer.render("common/erased_placeholder", {})
+    with services.uow() as uow:
+        count = services.helpdesk.purge(uow, days, placeholder)
+        if not args.dry_run:
+            uow.commit()
+    services.dispose()
+    verb = "Would anonymise" if args.dry_run else "Anonymised"
+    print(f"{verb} {count} closed ticket(s) older than {days} days.")
+    return EXIT_OK
+
+
 # -- chat and run ---------------------------------------------------------------------------
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -463,6 +483,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--webhook", action="store_true", help="serve a webhook instead of polling")
     p.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT")
     p.add_argument("--public-url", metavar="URL", help="public HTTPS URL of the webhook")
+
+    privacy = sub.add_parser("privacy", help="personal data (UU 27/2022)").add_subparsers(
+        dest="privacy_command", metavar="ACTION")
+    p = add(privacy, "purge", cmd_privacy_purge,
+            "anonymise closed tickets past the retention period")
+    p.add_argument("--older-than", type=int, metavar="DAYS",
+                   help="days since closing (default: [privacy] retention_days)")
+    p.add_argument("--dry-run", action="store_true", help="count only, change nothing")
 
     config = sub.add_parser("config", help="configuration").add_subparsers(
         dest="config_command", metavar="ACTION")

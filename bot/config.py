@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from faq.matcher import MatchSettings
+from routing.metrics import DEFAULT_WEIGHTS, MetricSettings
 from routing.sla import KindSla, SlaConfig
 from routing.tickets import TicketKind
 
@@ -180,6 +181,16 @@ class CalendarConfig:
     last_year: int = 2035
 
 
+DEFAULT_MIME_TYPES = (
+    "application/pdf", "image/jpeg", "image/png", "image/webp", "image/heic",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "video/mp4", "audio/ogg", "audio/mpeg",
+)
+
+
 @dataclass(frozen=True)
 class TicketsConfig:
     """Ticket references and citizen-side rules."""
@@ -188,6 +199,8 @@ class TicketsConfig:
     reopen_days: int = 14
     max_text_chars: int = 4000
     max_attachments: int = 10
+    max_attachment_mb: int = 20
+    allowed_mime_types: tuple[str, ...] = DEFAULT_MIME_TYPES
 
 
 @dataclass(frozen=True)
@@ -196,6 +209,26 @@ class PrivacyConfig:
 
     retention_days: int = 730
     deletion_hours: int = 72
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Per-user flood protection."""
+
+    messages_per_minute: int = 20
+    burst: int = 8
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Reports, the responsiveness index and SLA escalation ([report])."""
+
+    metrics: MetricSettings = field(default_factory=MetricSettings)
+    period_days: int = 30
+    reminder_share: float = 0.75
+    digest_time: time | None = time(7, 0)
+    reports_dir: str = "var/reports"
+    escalation_interval_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -212,7 +245,9 @@ class Config:
     faq: MatchSettings
     tickets: TicketsConfig
     privacy: PrivacyConfig
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     source: str = "<defaults>"
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     def opd(self, code: str) -> OpdConfig | None:
         """The configured OPD with this code, if any."""
@@ -378,6 +413,33 @@ def _parse_faq(table: _Table) -> MatchSettings:
         raise ConfigError(f"faq: {exc}") from exc
 
 
+def _parse_report(table: _Table) -> ReportConfig:
+    weights_t = table.table("weights")
+    weights = {name: weights_t.number(name, default, minimum=0, maximum=100)
+               for name, default in DEFAULT_WEIGHTS.items()}
+    weights_t.finish()
+    if sum(weights.values()) <= 0:
+        raise ConfigError(f"{weights_t.path}: at least one weight must be above 0")
+    raw_digest = table.get("digest_time", "07:00")
+    digest: time | None = None
+    if raw_digest not in ("", "off", False):
+        digest = _parse_hhmm(raw_digest, table.key("digest_time"))
+    report = ReportConfig(
+        metrics=MetricSettings(
+            weights=weights,
+            min_tickets_for_rank=table.integer("min_tickets_for_rank", 20, minimum=1),
+        ),
+        period_days=table.integer("period_days", 30, minimum=1, maximum=3660),
+        reminder_share=table.number("reminder_share", 0.75, minimum=0.05, maximum=0.99),
+        digest_time=digest,
+        reports_dir=table.text("reports_dir", "var/reports"),
+        escalation_interval_seconds=table.integer("escalation_interval_seconds", 60,
+                                                  minimum=5, maximum=3600),
+    )
+    table.finish()
+    return report
+
+
 def _parse_opds(raw: Any) -> tuple[OpdConfig, ...]:
     if raw is None:
         raise ConfigError("opd: at least one [[opd]] table is required")
@@ -406,6 +468,13 @@ def _parse_opds(raw: Any) -> tuple[OpdConfig, ...]:
         ))
         table.finish()
     return tuple(out)
+
+
+def _string_list(table: _Table, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = table.get(name, list(default))
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{table.key(name)}: expected a list of strings")
+    return tuple(v.strip().lower() for v in value)
 
 
 def _env(name: str, env: Mapping[str, str]) -> str | None:
@@ -480,6 +549,8 @@ def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = Non
         reopen_days=tickets_t.integer("reopen_days", 14, minimum=0, maximum=365),
         max_text_chars=tickets_t.integer("max_text_chars", 4000, minimum=100, maximum=100_000),
         max_attachments=tickets_t.integer("max_attachments", 10, minimum=0, maximum=100),
+        max_attachment_mb=tickets_t.integer("max_attachment_mb", 20, minimum=1, maximum=2000),
+        allowed_mime_types=_string_list(tickets_t, "allowed_mime_types", DEFAULT_MIME_TYPES),
     )
     tickets_t.finish()
 
@@ -490,9 +561,18 @@ def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = Non
     )
     privacy_t.finish()
 
+    report = _parse_report(root.table("report"))
+
+    limits_t = root.table("limits")
+    limits = LimitsConfig(
+        messages_per_minute=limits_t.integer("messages_per_minute", 20, minimum=1),
+        burst=limits_t.integer("burst", 8, minimum=1),
+    )
+    limits_t.finish()
+
     root.finish()
     return Config(province, DatabaseConfig(url), telegram, opds, ppid, calendar, sla, faq,
-                  tickets, privacy, source)
+                  tickets, privacy, limits, source)
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None,

@@ -41,6 +41,7 @@ from telegram.request import BaseRequest
 
 from bot.config import Config
 from bot.context import CONTEXT_TYPES, BotContext
+from bot.media import IMAGE_MIME_TYPES, strip_image_metadata
 from bot.sender import OutboxSender, PermanentFailure, RenderedMessage, RetryLater
 from bot.services import Services, build_services
 from handlers.dispatch import Dispatcher
@@ -96,6 +97,15 @@ class TelegramTransport:
                 await asyncio.sleep(wait)
         self._last_sent[chat_id] = loop.time()
 
+    async def _clean_image(self, file_id: str) -> bytes:
+        """Download an image and re-encode it without metadata (anonymous reports)."""
+        telegram_file = await self.app.bot.get_file(file_id)
+        data = bytes(await telegram_file.download_as_bytearray())
+        try:
+            return await asyncio.to_thread(strip_image_metadata, data)
+        except Exception as exc:  # not an image we can decode: never pass it on as is
+            raise PermanentFailure(f"evidence image could not be cleaned: {exc}") from exc
+
     async def send(self, message: RenderedMessage) -> int:
         """Deliver one message; return the id of the message that carries the buttons."""
         bot = self.app.bot
@@ -117,6 +127,10 @@ class TelegramTransport:
                 media: Any = attachment.get("file_id")
                 if attachment.get("path"):
                     media = await asyncio.to_thread(Path(attachment["path"]).read_bytes)
+                elif attachment.get("strip_metadata") and (
+                        kind == "photo" or attachment.get("mime_type") in IMAGE_MIME_TYPES):
+                    media = await self._clean_image(attachment["file_id"])
+                    kind = "photo"
                 await self._pace(message.chat_id)
                 sent: Message
                 if kind == "photo":

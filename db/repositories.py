@@ -195,6 +195,20 @@ class SqlTicketRepository:
             for r in rows
         ]
 
+    def delete_attachments(self, ticket_id: int) -> int:
+        """Forget a ticket's evidence (privacy purge)."""
+        result = self.session.execute(
+            delete(AttachmentRow).where(AttachmentRow.ticket_id == ticket_id))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def closed_before(self, before: datetime, limit: int = 1000) -> list[Ticket]:
+        """Closed or rejected tickets whose closing is older than ``before`` and not yet purged."""
+        stmt = (select(TicketRow)
+                .where(TicketRow.state.in_(("closed", "rejected")), TicketRow.closed_at < before,
+                       TicketRow.citizen_id.is_not(None))
+                .order_by(TicketRow.id).limit(limit))
+        return [self._to_domain(row) for row in self.session.scalars(stmt).all()]
+
     def events(self, ticket_id: int) -> list[dict[str, Any]]:
         """The audit trail of a ticket, in order."""
         rows = self.session.scalars(
@@ -336,6 +350,12 @@ class SqlCitizenRepository:
         self.session.execute(
             update(CitizenRow).where(CitizenRow.id == citizen_id).values(blocked_at=at))
 
+    def erase(self, citizen_id: int, at: datetime) -> None:
+        """Drop the citizen's identity: no name, and a chat id nobody can be reached by."""
+        self.session.execute(update(CitizenRow).where(CitizenRow.id == citizen_id).values(
+            display_name=None, external_id=f"erased-{citizen_id}",
+            deletion_requested_at=at))
+
 
 def _faq(row: FaqRow) -> FaqEntry:
     return FaqEntry(id=row.id, opd=row.opd_code, question=row.question, answer=row.answer,
@@ -426,6 +446,13 @@ class SqlLinkRepository:
             stmt = stmt.where(MessageLinkRow.purpose == purpose)
         return [MessageLink(r.channel, r.chat_id, r.message_id, r.ticket_id, r.purpose)
                 for r in self.session.scalars(stmt.order_by(MessageLinkRow.id)).all()]
+
+
+    def delete_for_ticket(self, ticket_id: int, purpose: str) -> int:
+        """Forget the links of one purpose (the citizen's chat ids, on erasure)."""
+        result = self.session.execute(delete(MessageLinkRow).where(
+            MessageLinkRow.ticket_id == ticket_id, MessageLinkRow.purpose == purpose))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class SqlDraftRepository:

@@ -53,9 +53,11 @@ def _proposal(ctx: HandlerContext, draft: Draft, *, after_faq: bool = False) -> 
         "text": data["text"], "opd_name": opd_name, "kind": data["kind"],
         "triage": data.get("triage", False), "after_faq": after_faq,
         "attachments": len(data.get("attachments", [])),
+        "anonymous": bool(data.get("anonymous")),
     }, buttons=(
         (Button("send", f"d:{nonce}:send", {"opd": opd.code if opd else data["opd"]}),),
         kind_rows,
+        (Button("anonymous", f"d:{nonce}:anon", {"on": bool(data.get("anonymous"))}),),
         (Button("other_opd", f"d:{nonce}:opds"), Button("cancel", f"d:{nonce}:cancel")),
     ))
 
@@ -175,6 +177,11 @@ def draft_button(ctx: HandlerContext, nonce: str, op: str, arg: str | None) -> N
         data["kind"] = arg
         _save(ctx, data)
         _proposal(ctx, draft)
+    elif op == "anon":
+        # SP4N-LAPOR!-style anonymous report: the OPD never sees who sent it.
+        data["anonymous"] = not data.get("anonymous")
+        _save(ctx, data)
+        _proposal(ctx, draft)
     elif op == "cancel":
         ctx.uow.drafts.delete(draft.channel, draft.chat_id)
         ctx.reply("citizen/cancelled")
@@ -203,10 +210,27 @@ def _send(ctx: HandlerContext, draft: Draft) -> None:
     }, ticket_id=view.ticket.id, link_purpose="relay")
 
 
+def _refuse_attachment(ctx: HandlerContext, item: dict[str, Any]) -> bool:
+    """Size and type limits on evidence; True when the item was refused (and told so)."""
+    limits = ctx.services.config.tickets
+    size = item.get("size") or 0
+    if size > limits.max_attachment_mb * 1_000_000:
+        ctx.reply("citizen/attachment_refused", {"reason": "size",
+                                                 "limit": limits.max_attachment_mb})
+        return True
+    mime = (item.get("mime_type") or "").lower()
+    if item.get("kind") == "document" and mime not in limits.allowed_mime_types:
+        ctx.reply("citizen/attachment_refused", {"reason": "type"})
+        return True
+    return False
+
+
 def attachment(ctx: HandlerContext) -> None:
     """Photos, documents and locations become evidence of the ticket being prepared."""
     inbound = ctx.inbound
     assert inbound.attachment is not None
+    if _refuse_attachment(ctx, inbound.attachment):
+        return
     caption = (inbound.attachment.get("caption") or "").strip()
     draft = _draft(ctx)
     if draft is None and caption:
@@ -274,10 +298,33 @@ def reopen(ctx: HandlerContext, ticket_id: int) -> None:
               link_purpose="relay")
 
 
+def erase_request(ctx: HandlerContext) -> None:
+    """/hapusdata: explain what deletion means and ask for confirmation."""
+    principal = ctx.citizen_principal()
+    tickets = ctx.helpdesk.citizen_tickets(ctx.uow, principal)
+    ctx.reply("citizen/delete_confirm", {
+        "tickets": len(tickets), "hours": ctx.services.config.privacy.deletion_hours,
+    }, buttons=((Button("erase_yes", "x:yes"), Button("erase_no", "x:no")),))
+
+
+def erase_button(ctx: HandlerContext, answer: str) -> None:
+    """The confirmation buttons of /hapusdata (``x:yes`` / ``x:no``)."""
+    if answer != "yes":
+        ctx.reply("citizen/delete_cancelled")
+        return
+    principal = ctx.citizen_principal()
+    placeholder = ctx.services.renderer.render("common/erased_placeholder", {})
+    count = ctx.helpdesk.erase_citizen(ctx.uow, principal, placeholder)
+    ctx.uow.drafts.delete(ctx.inbound.channel, ctx.inbound.chat_id)
+    ctx.reply("citizen/data_erased", {"tickets": count})
+
+
 def follow_up(ctx: HandlerContext, ticket_id: int) -> None:
     """A citizen replied to a message about a ticket: pass it on to the OPD."""
     text = (ctx.inbound.text or (ctx.inbound.attachment or {}).get("caption") or "").strip()
     principal = ctx.citizen_principal()
+    if ctx.inbound.attachment and _refuse_attachment(ctx, ctx.inbound.attachment):
+        return
     view = ctx.helpdesk.citizen_follow_up(ctx.uow, principal, ticket_id, text or "(lampiran)")
     if ctx.inbound.attachment and view.ticket.id is not None:
         ctx.uow.tickets.add_attachment(view.ticket.id, ctx.inbound.attachment,

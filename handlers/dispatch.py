@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from handlers import citizen, staff, supervisor
 from handlers.context import HandlerContext
 from handlers.inbound import Inbound
+from handlers.ratelimit import RateLimiter
 from routing.errors import DomainError, InvalidTransition, NotAllowed, TicketNotFound
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ PRIVATE_COMMANDS: dict[str, Handler] = {
     "ringkasan": supervisor.summary,
     "terlambat": supervisor.overdue,
     "antrian": staff.queue,
+    "hapusdata": citizen.erase_request,
 }
 GROUP_COMMANDS: dict[str, Handler] = {"antrian": staff.queue}
 CARD_COMMANDS = frozenset({"tunggu", "alihkan", "perpanjang", "tutup", "tolak"})
@@ -41,9 +43,11 @@ SUPERVISOR_COMMANDS = frozenset({"ringkasan", "terlambat", "laporan"})
 class Dispatcher:
     """Turns an Inbound into exactly one committed transaction of effects and replies."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, limiter: RateLimiter | None = None) -> None:
         self.services = services
         self.extra_private: dict[str, Handler] = {}
+        limits = services.config.limits
+        self.limiter = limiter or RateLimiter(limits.messages_per_minute, limits.burst)
 
     def handle(self, inbound: Inbound) -> list[int]:
         """Handle one inbound message; return the outbox ids of the replies queued."""
@@ -55,7 +59,26 @@ class Dispatcher:
             metrics.inc("updates_handled_total", channel=inbound.channel)
             metrics.observe_latency(time.perf_counter() - started)
 
+    def _limited(self, inbound: Inbound) -> list[int] | None:
+        """Apply the per-user limit; staff in their groups are never limited."""
+        if inbound.user_id is None or not inbound.is_private:
+            return None
+        allowed, notify, wait = self.limiter.check(f"{inbound.channel}:{inbound.user_id}")
+        if allowed:
+            return None
+        self.services.metrics.inc("rate_limited_total")
+        if not notify:
+            return []
+        with self.services.uow() as uow:
+            ctx = HandlerContext(inbound, uow, self.services)
+            ctx.reply("citizen/rate_limited", {"seconds": wait})
+            uow.commit()
+            return ctx.replies
+
     def _handle(self, inbound: Inbound) -> list[int]:
+        limited = self._limited(inbound)
+        if limited is not None:
+            return limited
         ctx: HandlerContext | None = None
         try:
             with self.services.uow() as uow:
@@ -144,6 +167,9 @@ class Dispatcher:
             if kind == "r" and private and len(parts) == 3:
                 ticket_id, rating = int(parts[1]), int(parts[2])
                 return lambda c: citizen.rate(c, ticket_id, rating)
+            if kind == "x" and private and len(parts) == 2:
+                answer = parts[1]
+                return lambda c: citizen.erase_button(c, answer)
             if kind == "o" and private and len(parts) == 2:
                 ticket_id = int(parts[1])
                 return lambda c: citizen.reopen(c, ticket_id)

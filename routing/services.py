@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from routing.errors import (
@@ -193,7 +193,9 @@ class Helpdesk:
                     channel=self.settings.staff_channel, chat_id=opd.queue_chat_id,
                     template="staff/evidence",
                     context={"reference": ticket.reference, "anonymous": ticket.anonymous},
-                    attachment=attachment, ticket_id=tid, link_purpose="card",
+                    # Anonymous reports: media is re-encoded without EXIF/GPS on the way.
+                    attachment={**attachment, "strip_metadata": ticket.anonymous},
+                    ticket_id=tid, link_purpose="card",
                     priority=Priority.CARD,
                 ), self.now())
 
@@ -296,6 +298,44 @@ class Helpdesk:
                 ticket_id=ticket.id, link_purpose="card", priority=Priority.CARD,
             ), self.now())
         return view
+
+    def erase_citizen(self, uow: UnitOfWork, principal: Principal, placeholder: str) -> int:
+        """/hapusdata: anonymise every ticket of the citizen and drop their identity.
+
+        Active tickets are closed by the system (nobody could receive the answer any more);
+        kinds, OPDs and timestamps stay, so statistics remain correct without personal data.
+        """
+        if principal.kind is not PrincipalKind.CITIZEN or principal.citizen_id is None:
+            raise NotAllowed("only citizens can erase their own data")
+        now = self.now()
+        tickets = uow.tickets.find(citizen_id=principal.citizen_id)
+        for listed in tickets:
+            assert listed.id is not None
+            ticket = self._ticket(uow, listed.id)
+            if ticket.is_active:
+                ticket.close(now, Actor.system(), self.stopwatch, "erased on request")
+            ticket.anonymise(now, "citizen request", placeholder)
+            uow.tickets.save(ticket)
+            uow.tickets.delete_attachments(listed.id)
+            uow.links.delete_for_ticket(listed.id, "relay")
+        uow.citizens.erase(principal.citizen_id, now)
+        return len(tickets)
+
+    def purge(self, uow: UnitOfWork, older_than_days: int, placeholder: str) -> int:
+        """Anonymise closed tickets past the retention period; return how many."""
+        cutoff = self.now() - timedelta(days=older_than_days)
+        count = 0
+        while True:
+            batch = uow.tickets.closed_before(cutoff, limit=500)
+            if not batch:
+                return count
+            for ticket in batch:
+                assert ticket.id is not None
+                ticket.anonymise(self.now(), "retention period", placeholder)
+                uow.tickets.save(ticket)
+                uow.tickets.delete_attachments(ticket.id)
+                uow.links.delete_for_ticket(ticket.id, "relay")
+                count += 1
 
     # -- staff ----------------------------------------------------------------------------
 

@@ -375,6 +375,14 @@ class Ticket:
         return self._record(EventType.EXTENDED, at, actor, self.state, self.state,
                             {"reason": self.extension_reason})
 
+    def anonymise(self, at: datetime, reason: str, placeholder: str) -> TicketEvent:
+        """Remove the citizen's identity and words (UU 27/2022); keep what statistics need."""
+        self.citizen_id = None
+        self.text = placeholder
+        self.extension_reason = None if self.extension_reason is None else placeholder
+        return self._record(EventType.ANONYMISED, at, Actor.system(), self.state, self.state,
+                            {"reason": reason})
+
     def record_delivery_failure(self, reason: str, at: datetime) -> TicketEvent:
         """The citizen could not be reached (blocked the bot, chat gone)."""
         self.delivery_failed = reason
