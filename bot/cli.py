@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config, ConfigError, load_config
+from bot.observability import configure_logging
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2
 
@@ -75,6 +76,37 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     head = head_revision()
     state = "up to date" if current == head else "needs `sahut db upgrade`"
     print(f"current: {current or 'empty'}  head: {head}  ({state})")
+    return EXIT_OK
+
+
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    """Back up the database: SQLite online backup, or pg_dump advice for PostgreSQL."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from db.engine import is_sqlite, normalise_url
+
+    url = make_url(normalise_url(args.config_obj.database.url))
+    if not is_sqlite(str(url)):
+        safe = url.set(password=None).render_as_string(hide_password=True)
+        safe = safe.replace("postgresql+psycopg://", "postgresql://")
+        print("PostgreSQL is backed up with its own tools, for example:\n"
+              f"  pg_dump --format=custom --file={args.path} '{safe}'\n"
+              "(restore with pg_restore; schedule it with cron or your backup system)")
+        return EXIT_OK
+    source = url.database
+    if not source or source == ":memory:":
+        raise CliError("the configured SQLite database is in memory; nothing to back up")
+    if not Path(source).exists():
+        raise CliError(f"database file {source} does not exist")
+    target = Path(args.path)
+    if target.exists() and not args.force:
+        raise CliError(f"{target} exists; use --force to overwrite")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)  # consistent even while the bot is writing
+    print(f"Backed up {source} to {target} ({target.stat().st_size} bytes).")
     return EXIT_OK
 
 
@@ -411,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH",
                         help="configuration file (default: $SAHUT_CONFIG or ./config.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--json-logs", action="store_true",
+                        help="structured JSON log lines (no message text or tokens)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(parent: Any, name: str, func: Callable[[argparse.Namespace], int],
@@ -423,6 +457,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                                       metavar="ACTION")
     add(db, "upgrade", cmd_db_upgrade, "apply migrations (creates the database if needed)")
     add(db, "current", cmd_db_current, "show the schema revision")
+    p = add(db, "backup", cmd_db_backup, "back up the database (SQLite online backup; "
+            "prints pg_dump advice for PostgreSQL)")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--force", action="store_true", help="overwrite PATH")
 
     faq = sub.add_parser("faq", help="FAQ entries and matching").add_subparsers(
         dest="faq_command", metavar="ACTION")
@@ -502,8 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sahut`` and ``python -m bot``."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(verbose=args.verbose, json_logs=args.json_logs)
     func = getattr(args, "func", None)
     if func is None:
         # `sahut` or `sahut faq` alone: show the relevant help.
