@@ -303,8 +303,15 @@ async def on_error(update: object, context: BotContext) -> None:
             log.exception("could not send the error notice")
 
 
-async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def start_background(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Register the command list and start the outbox sender (and other background work).
+
+    PTB calls ``post_init`` only from ``run_polling``/``run_webhook``; the webhook server and
+    the tests start the application themselves and call this after ``application.start()``.
+    """
     runtime: TelegramRuntime = application.bot_data["runtime"]
+    if runtime.task is not None:
+        return
     try:
         await application.bot.set_my_commands(
             [BotCommand(c, d) for c, d in PRIVATE_COMMANDS],
@@ -317,12 +324,12 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     runtime.task = asyncio.create_task(runtime.sender.run(runtime.stop))
 
 
-async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def stop_background(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop background work, letting the message in flight finish (nothing is sent twice)."""
     runtime: TelegramRuntime = application.bot_data["runtime"]
     runtime.stop.set()
     runtime.sender.wakeup.set()
     if runtime.task is not None:
-        # Let the sender finish the message in flight: nothing confirmed is sent twice.
         await asyncio.wait_for(runtime.task, timeout=30)
         runtime.task = None
 
@@ -337,7 +344,7 @@ def build_application(config: Config, services: Services, *, token: str | None =
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         Application.builder().token(token).context_types(CONTEXT_TYPES)
-        .post_init(_post_init).post_stop(_post_stop)
+        .post_init(start_background).post_stop(stop_background)
     )
     if config.telegram.base_url:
         builder = builder.base_url(config.telegram.base_url)

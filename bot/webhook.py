@@ -26,7 +26,7 @@ from telegram.ext import Application
 
 from bot.config import Config
 from bot.services import Services, build_services
-from bot.telegram_app import build_application
+from bot.telegram_app import build_application, start_background, stop_background
 from db.models import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,7 @@ def make_webhook_app(config: Config, services: Services, *, public_url: str | No
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         async with application:
             await application.start()
+            await start_background(application)
             if public_url:
                 await application.bot.set_webhook(
                     url=public_url.rstrip("/") + "/telegram", secret_token=secret,
@@ -125,7 +126,8 @@ def make_webhook_app(config: Config, services: Services, *, public_url: str | No
             try:
                 yield
             finally:
-                await application.stop()  # drains the outbox sender's message in flight
+                await stop_background(application)  # the message in flight finishes first
+                await application.stop()
 
     return build_starlette(application, services, secret, lifespan=lifespan)
 
