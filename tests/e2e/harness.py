@@ -72,10 +72,10 @@ class Harness:
                 OutboxRow.state.in_(("pending", "sending")))) or 0
         return int(done), int(waiting)
 
-    async def settle(self, timeout: float = 10.0) -> None:
+    async def settle(self, limit: float = 10.0) -> None:
         """Wait until every pushed update is handled and the outbox is delivered."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + limit
         while True:
             done, waiting = await asyncio.to_thread(self._processed)
             if self.fake.pending_updates == 0 and done >= len(self.pushed) and waiting == 0:

@@ -34,7 +34,8 @@ async def test_start_explains_the_service_and_privacy(bot: Harness) -> None:
     await bot.say(CITIZEN, CITIZEN, "/start")
     text = bot.last_text(CITIZEN)
     assert "Provinsi Uji" in text
-    assert "UU 27/2022" in text and "/hapusdata" in text
+    assert "UU 27/2022" in text
+    assert "/hapusdata" in text
 
 
 async def test_citizen_gets_a_faq_answer_with_helpful_buttons(bot: Harness) -> None:
@@ -66,7 +67,9 @@ async def test_complaint_becomes_ticket_in_opd_group_and_answer_reaches_citizen(
     card = bot.card(BAPENDA_CHAT, reference)
     assert "samsat minta uang tambahan" in card["text"]
     labels = " ".join(b["text"] for b in FakeTelegram.buttons(card))
-    assert "Ambil" in labels and "Alihkan" in labels and "Tutup" in labels
+    assert "Ambil" in labels
+    assert "Alihkan" in labels
+    assert "Tutup" in labels
 
     await bot.press(BAPENDA_CHAT, BAPENDA_STAFF, "Ambil", card["message_id"])
     assert "mengambil" in bot.last_text(BAPENDA_CHAT)
@@ -77,7 +80,8 @@ async def test_complaint_becomes_ticket_in_opd_group_and_answer_reaches_citizen(
     assert "Tanggapan dari Badan Pendapatan Daerah" in relayed
     assert "petugas tersebut kami periksa" in relayed
     row = _ticket(bot, reference)
-    assert row.state == "answered" and row.first_response_at is not None
+    assert row.state == "answered"
+    assert row.first_response_at is not None
 
     await bot.press(BAPENDA_CHAT, BAPENDA_STAFF, "Tutup", card["message_id"])
     await bot.press(BAPENDA_CHAT, BAPENDA_STAFF, "Ya, tutup")
@@ -116,7 +120,8 @@ async def test_supervisor_gets_summary_and_overdue_list(bot: Harness) -> None:
     await bot.open_ticket(CITIZEN, "bus antarkota sering ngetem lama", "Dinas Perhubungan")
     await bot.say(SUPERVISOR, SUPERVISOR, "/ringkasan minggu")
     summary = bot.last_text(SUPERVISOR)
-    assert "Ringkasan" in summary and "DISHUB" in summary
+    assert "Ringkasan" in summary
+    assert "DISHUB" in summary
     await bot.say(SUPERVISOR, SUPERVISOR, "/terlambat")
     assert "terlambat" in bot.last_text(SUPERVISOR).lower()
 
@@ -233,7 +238,8 @@ async def test_html_in_citizen_text_is_escaped_in_the_card(bot: Harness) -> None
     reference = await bot.open_ticket(CITIZEN, "pajak <b>dobel</b> & <script>x</script>",
                                       "Badan Pendapatan")
     calls = [c for c in bot.fake.sent(BAPENDA_CHAT) if reference in (c.text or "")]
-    assert calls and "&lt;script&gt;" in (calls[0].text or "")
+    assert calls
+    assert "&lt;script&gt;" in (calls[0].text or "")
 
 
 async def test_restart_keeps_tickets_and_relay_mapping(
