@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,10 @@ class FaqSource:
         opds = [OpdProfile(o.code, o.name, o.description, o.keywords)
                 for o in uow.opds.all() if not o.is_ppid_utama]
         self._matcher = FaqMatcher.build(entries, opds, self._settings)
+        # The index is large and long-lived: keep it out of the cyclic GC's generations so
+        # collections stay cheap while the bot handles messages.
+        gc.collect()
+        gc.freeze()
         self._entries = {e.id: e for e in entries}
         self._stamp = stamp
 

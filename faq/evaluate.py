@@ -43,12 +43,22 @@ class MetricSpec:
     hard: float
 
 
-#: The evaluation metrics, their populations and targets (percent) for dev.jsonl and dev-hard.jsonl.
+#: The evaluation metrics, their populations and targets (percent) for dev.jsonl and dev-
+#: hard.jsonl.
 TARGETS: tuple[MetricSpec, ...] = (
-    MetricSpec("faq_ranked_first", "right FAQ ranked first (answer or first candidate)", "faq", True, 98, 92),
+    MetricSpec(
+        "faq_ranked_first",
+        "right FAQ ranked first (answer or first candidate)",
+        "faq",
+        True,
+        98,
+        92,
+    ),
     MetricSpec("faq_answered", "answered with the right FAQ", "faq", True, 92, 82),
     MetricSpec("faq_in_top3", "right FAQ answered or among <=3 candidates", "faq", True, 99, 96),
-    MetricSpec("wrong_answers", "wrong answers (answer with a wrong FAQ), all items", "all", False, 2, 3),
+    MetricSpec(
+        "wrong_answers", "wrong answers (answer with a wrong FAQ), all items", "all", False, 2, 3
+    ),
     MetricSpec("route_right", "routed to the right OPD", "route", True, 90, 80),
     MetricSpec("misrouted", "misrouted (route to a wrong OPD)", "route", False, 5, 8),
     MetricSpec("triage", "sent to triage", "triage", True, 70, 50),
@@ -88,7 +98,9 @@ class Metric:
         """Whether the target is met (an empty population passes)."""
         if not self.total:
             return True
-        return self.percent >= self.target if self.higher_is_better else self.percent <= self.target
+        return (
+            self.percent >= self.target if self.higher_is_better else self.percent <= self.target
+        )
 
 
 @dataclass(frozen=True)
@@ -151,7 +163,7 @@ class _Decider(Protocol):
 
 
 def load_labeled(path: str | Path) -> list[LabeledItem]:
-    """Read a JSONL file of labelled messages; raise ValueError('FILE:LINE: reason') on bad lines."""
+    """Read labelled JSONL; raise ValueError('FILE:LINE: reason') on a malformed line."""
     path = Path(path)
     items: list[LabeledItem] = []
     with path.open(encoding="utf-8") as fh:
@@ -171,7 +183,9 @@ def load_labeled(path: str | Path) -> list[LabeledItem]:
             if not isinstance(text, str):
                 raise ValueError(f"{where}: 'text' must be a string")
             if expect not in EXPECTS:
-                raise ValueError(f"{where}: 'expect' must be one of {', '.join(EXPECTS)}, got {expect!r}")
+                raise ValueError(
+                    f"{where}: 'expect' must be one of {', '.join(EXPECTS)}, got {expect!r}"
+                )
             faq_id = obj.get("faq_id")
             opd = obj.get("opd")
             if expect == "faq" and not (isinstance(faq_id, str) and faq_id):
@@ -206,17 +220,21 @@ def _judge(item: LabeledItem, d: Decision) -> dict[str, bool]:
     """Per-item outcomes; a key is absent when the item is not in that metric's population."""
     kind = d.decision
     answered = kind is DecisionKind.ANSWER
-    out: dict[str, bool] = {"wrong_answers": answered and (item.expect != "faq" or d.faq_id != item.faq_id)}
+    out: dict[str, bool] = {
+        "wrong_answers": answered and (item.expect != "faq" or d.faq_id != item.faq_id)
+    }
     if item.expect == "faq":
         right_answer = answered and d.faq_id == item.faq_id
-        # Candidates only count when they are what the citizen sees (not behind a confident answer).
+        # Candidates only count when they are what the citizen sees (not behind a confident
+        # answer).
         shown = [] if answered else [c.faq_id for c in d.candidates[:3]]
         out["faq_answered"] = right_answer
         out["faq_ranked_first"] = right_answer or (bool(shown) and shown[0] == item.faq_id)
         out["faq_in_top3"] = right_answer or item.faq_id in shown
     elif item.expect == "route":
         routed = kind is DecisionKind.ROUTE
-        # SUGGEST/ANSWER/TRIAGE on a route item is neither right nor a misroute: a person still sees it.
+        # SUGGEST/ANSWER/TRIAGE on a route item is neither right nor a misroute: a person still
+        # sees it.
         out["route_right"] = routed and d.opd == item.opd
         out["misrouted"] = routed and d.opd != item.opd
     elif item.expect == "triage":
@@ -234,13 +252,20 @@ def _expected(item: LabeledItem) -> str:
     return item.expect
 
 
-def evaluate(matcher: _Decider, items: Sequence[LabeledItem], targets: TargetSet = "dev") -> EvalReport:
-    """Run every item through matcher.decide() and compute the metrics against dev or hard targets."""
+def evaluate(
+    matcher: _Decider, items: Sequence[LabeledItem], targets: TargetSet = "dev"
+) -> EvalReport:
+    """Run every item through matcher.decide(); compute metrics against dev or hard targets."""
     hits: dict[str, int] = {spec.key: 0 for spec in TARGETS}
     totals: dict[str, int] = {spec.key: 0 for spec in TARGETS}
     counts = {e: 0 for e in EXPECTS}
     misses: list[Miss] = []
-    primary = {"faq": "faq_ranked_first", "route": "route_right", "triage": "triage", "none": "smalltalk"}
+    primary = {
+        "faq": "faq_ranked_first",
+        "route": "route_right",
+        "triage": "triage",
+        "none": "smalltalk",
+    }
     for item in items:
         counts[item.expect] += 1
         decision = matcher.decide(item.text)
@@ -264,7 +289,9 @@ def evaluate(matcher: _Decider, items: Sequence[LabeledItem], targets: TargetSet
         )
         for spec in TARGETS
     ]
-    return EvalReport(targets=targets, total=len(items), counts=counts, metrics=metrics, misses=misses)
+    return EvalReport(
+        targets=targets, total=len(items), counts=counts, metrics=metrics, misses=misses
+    )
 
 
 def format_text(report: EvalReport, show_misses: bool = True) -> str:
@@ -281,7 +308,8 @@ def format_text(report: EvalReport, show_misses: bool = True) -> str:
         sign = ">=" if m.higher_is_better else "<="
         verdict = "PASS" if m.passed else "FAIL"
         lines.append(
-            f"  {m.label:<{width}}  {m.percent:6.1f}%  ({m.hits}/{m.total})  target {sign} {m.target:g}%  {verdict}"
+            f"  {m.label:<{width}}  {m.percent:6.1f}%  ({m.hits}/{m.total})"
+            f"  target {sign} {m.target:g}%  {verdict}"
         )
     lines.append("")
     lines.append("Overall: " + ("PASS" if report.passed else "FAIL"))

@@ -1,4 +1,4 @@
-"""Text normalisation for Indonesian citizen messages: case, slang, regional words, elongation, numbers."""
+"""Normalisation of Indonesian chat messages: case, slang, regional words, elongation, numbers."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ __all__ = [
     "sound_variants",
 ]
 
-#: Messages are cut to this many characters before normalising; a citizen's real question fits easily,
+#: Messages are cut to this many characters before normalising; a citizen's real question fits
+#: easily,
 #: and the cut keeps the cost of a pasted document or a flood message bounded.
 DEFAULT_MAX_CHARS = 2000
 
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|id|net|org|go\.id|co\.id|ly|me)\b\S*")
+_URL_RE = re.compile(
+    r"(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|id|net|org|go\.id|co\.id|ly|me)\b\S*"
+)
 _EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 # Phone numbers such as 0812-0000-7781, +62 812 0000 7781 or 08120000xxxx.
 _PHONE_RE = re.compile(r"(?:\+62|\b0)8[\d\- ]{6,}[\dx]*", re.IGNORECASE)
@@ -33,12 +36,14 @@ _ALPHA_DIGIT_RE = re.compile(r"([a-z]{3,})(\d)")
 _RUN3_RE = re.compile(r"(.)\1{2,}")
 _RUN2_RE = re.compile(r"(.)\1+")
 _TOKEN_RE = re.compile(r"[^\W_]+|_url_|_phone_")
-_LAUGH_RE = re.compile(r"^(?:w?k?(?:wk)+w?|a?(?:ha)+h?|(?:he)+h?|(?:hi)+h?|(?:xi)+|awk(?:wk)*|lol+|ckck+)$")
+_LAUGH_RE = re.compile(
+    r"^(?:w?k?(?:wk)+w?|a?(?:ha)+h?|(?:he)+h?|(?:hi)+h?|(?:xi)+|awk(?:wk)*|lol+|ckck+)$"
+)
 _VOWELS = frozenset("aeiou")
 
 
 def skeleton(word: str) -> str:
-    """Consonant skeleton of a word ("pajak" -> "pjk"), used to read vowel-dropped chat spellings."""
+    """Consonant skeleton of a word ("pajak" -> "pjk"), to read vowel-dropped chat spellings."""
     if not word:
         return word
     return word[0] + "".join(ch for ch in word[1:] if ch not in _VOWELS)
@@ -85,7 +90,9 @@ def _data_lines(name: str) -> list[tuple[int, str]]:
 
 def _phrase(text: str) -> tuple[str, ...]:
     # Data files are written in plain words; run them through the same cheap cleaning as messages.
-    return tuple(_TOKEN_RE.findall(unicodedata.normalize("NFKC", text).casefold().replace("'", "")))
+    return tuple(
+        _TOKEN_RE.findall(unicodedata.normalize("NFKC", text).casefold().replace("'", ""))
+    )
 
 
 def _weighted(name: str) -> dict[tuple[str, ...], float]:
@@ -95,7 +102,9 @@ def _weighted(name: str) -> dict[tuple[str, ...], float]:
         try:
             out[_phrase(term)] = float(weight) if weight.strip() else 1.0
         except ValueError as exc:
-            raise ValueError(f"faq/data/{name}:{number}: weight {weight!r} is not a number") from exc
+            raise ValueError(
+                f"faq/data/{name}:{number}: weight {weight!r} is not a number"
+            ) from exc
     return out
 
 
@@ -149,7 +158,9 @@ def _opd_keywords() -> dict[str, tuple[str, ...]]:
     for number, line in _data_lines("opd_keywords.tsv"):
         code, sep, words = line.partition("\t")
         if not sep:
-            raise ValueError(f"faq/data/opd_keywords.tsv:{number}: expected 'CODE<TAB>word | word'")
+            raise ValueError(
+                f"faq/data/opd_keywords.tsv:{number}: expected 'CODE<TAB>word | word'"
+            )
         out[code.strip()] = tuple(w.strip() for w in words.split("|") if w.strip())
     return out
 
@@ -165,7 +176,8 @@ def _synonyms() -> dict[str, str]:
 
 
 # Regular sound correspondences between regional spellings and Indonesian (Minang -uang/-ung,
-# -iang/-ing, -uik/-ut, -ek/-at, -ia/-ar, -o/-a; Javanese/Sundanese -ipun/-e/-na/-keun; Betawi -e/-a, -in).
+# -iang/-ing, -uik/-ut, -ek/-at, -ia/-ar, -o/-a; Javanese/Sundanese -ipun/-e/-na/-keun; Betawi
+# -e/-a, -in).
 _SUFFIX_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("uang", ("ung",)),
     ("iang", ("ing",)),
@@ -242,7 +254,7 @@ def sound_variants(word: str, limit: int = 40) -> list[str]:
 
 
 class Normalizer:
-    """Turns raw text into lower-case formal-Indonesian tokens; deterministic and side-effect free."""
+    """Turns raw text into lower-case formal-Indonesian tokens; deterministic, no side effects."""
 
     def __init__(self, res: Resources | None = None, known_words: Iterable[str] = ()) -> None:
         self.res = res or load_resources()
@@ -263,7 +275,8 @@ class Normalizer:
         text = unicodedata.normalize("NFKC", text).casefold()
         text = _URL_RE.sub(" _url_ ", _EMAIL_RE.sub(" _url_ ", text))
         text = _PHONE_RE.sub(" _phone_ ", text)
-        # Apostrophes mark glottal stops in regional spellings (tabe', di'): drop them inside words.
+        # Apostrophes mark glottal stops in regional spellings (tabe', di'): drop them inside
+        # words.
         return text.replace("'", "").replace("’", "").replace("`", "")
 
     def raw_tokens(self, text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
@@ -308,7 +321,7 @@ class Normalizer:
         return collapsed if collapsed in self._known else single
 
     def tokens(self, text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
-        """Normalised tokens: slang and regional words mapped to formal Indonesian, acronyms kept."""
+        """Normalised tokens: slang and regional words mapped to Indonesian, acronyms kept."""
         raw = self.raw_tokens(text, max_chars)
         lex = self.res.lexicon
         protected = self.res.protected

@@ -1,0 +1,67 @@
+"""Accuracy on the shared labelled sets: agreed targets and regression floors."""
+
+from __future__ import annotations
+
+import pytest
+
+from faq.evaluate import EvalReport, evaluate, format_text, load_labeled
+from faq.matcher import FaqMatcher
+
+from .conftest import require_data
+
+# Levels measured when the defaults were tuned (see docs/faq-matching.md), minus a little slack.
+# A change that drops below these is a regression even where the agreed target is not met yet.
+FLOORS = {
+    "dev.jsonl": {
+        "faq_ranked_first": 96.0,
+        "faq_answered": 87.0,
+        "faq_in_top3": 97.0,
+        "wrong_answers": 3.0,
+        "route_right": 78.0,
+        "misrouted": 5.0,
+        "triage": 60.0,
+        "smalltalk": 95.0,
+    },
+    "dev-hard.jsonl": {
+        "faq_ranked_first": 91.0,
+        "faq_answered": 79.0,
+        "faq_in_top3": 95.0,
+        "wrong_answers": 3.5,
+        "route_right": 82.0,
+        "misrouted": 8.0,
+        "triage": 75.0,
+        "smalltalk": 90.0,
+    },
+}
+
+_CACHE: dict[str, EvalReport] = {}
+
+
+def _report(matcher: FaqMatcher, name: str) -> EvalReport:
+    if name not in _CACHE:
+        data = require_data()
+        targets = "hard" if "hard" in name else "dev"
+        _CACHE[name] = evaluate(matcher, load_labeled(data / name), targets=targets)  # type: ignore[arg-type]
+    return _CACHE[name]
+
+
+@pytest.mark.parametrize("name", ["dev.jsonl", "dev-hard.jsonl"])
+def test_accuracy_does_not_regress_below_measured_floors(
+    corpus_matcher: FaqMatcher, name: str
+) -> None:
+    report = _report(corpus_matcher, name)
+    bad = []
+    for m in report.metrics:
+        floor = FLOORS[name][m.key]
+        ok = m.percent >= floor if m.higher_is_better else m.percent <= floor
+        if not ok:
+            bad.append(f"{m.key} {m.percent:.1f}% (floor {floor}%)")
+    assert not bad, "; ".join(bad) + "\n" + format_text(report, show_misses=False)
+
+
+@pytest.mark.xfail(reason="agreed targets not all met yet; see docs/faq-matching.md", strict=False)
+@pytest.mark.parametrize("name", ["dev.jsonl", "dev-hard.jsonl"])
+def test_labelled_set_meets_agreed_targets(corpus_matcher: FaqMatcher, name: str) -> None:
+    report = _report(corpus_matcher, name)
+    failing = [m.key for m in report.metrics if not m.passed]
+    assert not failing, format_text(report, show_misses=False)

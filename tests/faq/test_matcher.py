@@ -1,0 +1,158 @@
+"""Decision rules of FaqMatcher: decision types, OPD restriction, routing examples, robustness."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from faq.matcher import FaqMatcher, MatchSettings
+from faq.model import DecisionKind
+
+from .conftest import TINY_FAQS, TINY_OPDS
+
+
+def test_clear_question_is_answered_with_the_right_faq(tiny_matcher: FaqMatcher) -> None:
+    d = tiny_matcher.decide("gmn cara bayar pajak motor tahunan?")
+    assert d.decision is DecisionKind.ANSWER
+    assert d.faq_id == "bapenda-001"
+    assert d.opd == "BAPENDA"
+    assert 0 < d.score <= 100
+
+
+def test_answer_carries_ranked_candidates(tiny_matcher: FaqMatcher) -> None:
+    d = tiny_matcher.decide("ijazah SMA sy ilang, gmn ngurusnya?")
+    assert d.candidates
+    assert d.candidates[0].faq_id == "disdik-004"
+    assert len(d.candidates) <= 3
+
+
+def test_typos_and_dropped_vowels_still_match(tiny_matcher: FaqMatcher) -> None:
+    assert tiny_matcher.rank("pjk mtr bayarnya dmn")[0].faq_id == "bapenda-001"
+    assert tiny_matcher.rank("ijasah hilng")[0].faq_id == "disdik-004"
+
+
+def test_greeting_thanks_and_emoji_are_smalltalk(tiny_matcher: FaqMatcher) -> None:
+    for text in ("halo min", "makasih kak", "👍", "tes", "selamat pagi", "wkwkwk"):
+        d = tiny_matcher.decide(text)
+        assert d.decision is DecisionKind.SMALLTALK, text
+        assert d.opd is None
+
+
+def test_spam_promotion_is_smalltalk(tiny_matcher: FaqMatcher) -> None:
+    d = tiny_matcher.decide(
+        "PROMO slot gacor maxwin, daftar sekarang bonus 100% hub WA 0812-0000-1234"
+    )
+    assert d.decision is DecisionKind.SMALLTALK
+
+
+def test_insult_without_content_is_smalltalk(tiny_matcher: FaqMatcher) -> None:
+    assert tiny_matcher.decide("bot goblok ga guna").decision is DecisionKind.SMALLTALK
+
+
+def test_out_of_remit_topic_goes_to_triage(tiny_matcher: FaqMatcher) -> None:
+    d = tiny_matcher.decide("listrik PLN di kampung kami padam tiap malam, pemprov bisa bantu?")
+    assert d.decision is DecisionKind.TRIAGE
+    assert d.opd is None
+
+
+def test_concrete_case_report_is_routed_to_the_responsible_opd(tiny_matcher: FaqMatcher) -> None:
+    d = tiny_matcher.decide(
+        "PT Maju Jaya buang limbah ke sungai di Desa Sukamaju sejak 2 minggu, ikan mati semua. "
+        "tolong ditindak"
+    )
+    assert d.decision is DecisionKind.ROUTE
+    assert d.opd == "DLH"
+    assert d.faq_id is None
+
+
+def test_opd_restriction_limits_answers_and_candidates(tiny_matcher: FaqMatcher) -> None:
+    free = tiny_matcher.rank("bayar pajak motor")
+    assert free[0].opd == "BAPENDA"
+    restricted = tiny_matcher.rank("bayar pajak motor", opd="DISDIK")
+    assert all(c.opd == "DISDIK" for c in restricted)
+    d = tiny_matcher.decide("bayar pajak motor", opd="DISDIK")
+    assert d.faq_id is None or d.faq_id.startswith("disdik")
+    assert all(c.opd == "DISDIK" for c in d.candidates)
+
+
+def test_routing_examples_influence_route() -> None:
+    text = "petugas kebersihan taman kota tidak datang sudah seminggu, tolong ditegur"
+    plain = FaqMatcher.build(TINY_FAQS, TINY_OPDS)
+    taught = FaqMatcher.build(
+        TINY_FAQS,
+        TINY_OPDS,
+        routing_examples=[
+            ("petugas kebersihan taman kota tidak datang", "DLH"),
+            ("taman kota kotor petugas kebersihan malas", "DLH"),
+        ],
+    )
+    before = dict(plain.signals(text).opd_scores).get("DLH", 0.0)
+    after = dict(taught.signals(text).opd_scores).get("DLH", 0.0)
+    assert after > before
+    d = taught.decide(text)
+    assert d.decision is DecisionKind.ROUTE
+    assert d.opd == "DLH"
+
+
+def test_routing_example_may_introduce_a_new_opd() -> None:
+    m = FaqMatcher.build(
+        TINY_FAQS, TINY_OPDS, routing_examples=[("kapal nelayan rusak diterjang ombak", "DKP")]
+    )
+    assert "DKP" in dict(m.signals("kapal nelayan rusak").opd_scores)
+
+
+def test_settings_change_behaviour() -> None:
+    strict = FaqMatcher.build(TINY_FAQS, TINY_OPDS, MatchSettings(answer_threshold=101.0))
+    d = strict.decide("gmn cara bayar pajak motor tahunan?")
+    assert d.decision is not DecisionKind.ANSWER
+
+
+def test_max_candidates_is_respected() -> None:
+    m = FaqMatcher.build(
+        TINY_FAQS, TINY_OPDS, MatchSettings(max_candidates=1, candidate_min_ratio=0.0)
+    )
+    assert len(m.decide("pajak ijazah limbah").candidates) <= 1
+
+
+def test_rank_limit_is_respected(tiny_matcher: FaqMatcher) -> None:
+    assert len(tiny_matcher.rank("pajak ijazah limbah ktp", limit=2)) <= 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "😀😀😀🙏👍",
+        "1234567890 0000",
+        "مرحبا كيف حالك 你好 Привет pajak",
+        "a" * 10_000,
+        ("pajak motor " * 1000)[:10_000],
+        "\x00\x01\u200b\ufeff",
+    ],
+)
+def test_odd_inputs_never_raise(tiny_matcher: FaqMatcher, text: str) -> None:
+    d = tiny_matcher.decide(text)
+    assert d.decision in set(DecisionKind)
+    assert 0.0 <= d.score <= 100.0
+    tiny_matcher.rank(text)
+
+
+def test_huge_input_is_handled_fast(tiny_matcher: FaqMatcher) -> None:
+    text = "tolong ijazah saya hilang bagaimana " * 300
+    start = time.perf_counter()
+    tiny_matcher.decide(text[:10_000])
+    assert time.perf_counter() - start < 1.0
+
+
+def test_decision_json_matches_cli_contract(tiny_matcher: FaqMatcher) -> None:
+    data = tiny_matcher.decide("gmn cara bayar pajak motor tahunan?").to_json()
+    assert set(data) == {"text", "decision", "faq_id", "opd", "score", "candidates"}
+    assert all(set(c) == {"faq_id", "opd", "score"} for c in data["candidates"])
+
+
+def test_empty_index_does_not_crash() -> None:
+    m = FaqMatcher.build([], [])
+    assert m.decide("pajak motor").decision in {DecisionKind.TRIAGE, DecisionKind.SMALLTALK}
+    assert m.rank("pajak motor") == []
