@@ -533,6 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="configuration").add_subparsers(
         dest="config_command", metavar="ACTION")
     add(config, "check", cmd_config_check, "validate the configuration file")
+    from bot import reports_cli
+
+    reports_cli.register(sub, add)
     return parser
 
 

@@ -501,17 +501,20 @@ def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = Non
     province_t.finish()
 
     db_t = root.table("database")
-    url = _env("DATABASE_URL", env) or db_t.opt_str("url") or DEFAULT_DATABASE_URL
+    file_url = db_t.opt_str("url")  # read first: an env override must not make it "unknown"
+    url = _env("DATABASE_URL", env) or file_url or DEFAULT_DATABASE_URL
     db_t.finish()
 
     tg_t = root.table("telegram")
     if tg_t.has("token"):
         raise ConfigError("telegram.token: secrets never live in the file; "
                           "set the TELEGRAM_BOT_TOKEN environment variable instead")
+    # Read the file values first: an env override must not make them "unknown".
+    file_base_url, file_base_file_url = tg_t.opt_str("base_url"), tg_t.opt_str("base_file_url")
     telegram = TelegramConfig(
         token=_env("TELEGRAM_BOT_TOKEN", env),
-        base_url=_env("TELEGRAM_BASE_URL", env) or tg_t.opt_str("base_url"),
-        base_file_url=_env("TELEGRAM_BASE_FILE_URL", env) or tg_t.opt_str("base_file_url"),
+        base_url=_env("TELEGRAM_BASE_URL", env) or file_base_url,
+        base_file_url=_env("TELEGRAM_BASE_FILE_URL", env) or file_base_file_url,
         ops_chat_id=tg_t.opt_chat_id("ops_chat_id"),
         webhook_secret=_env("TELEGRAM_WEBHOOK_SECRET", env),
     )
@@ -572,7 +575,7 @@ def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = Non
 
     root.finish()
     return Config(province, DatabaseConfig(url), telegram, opds, ppid, calendar, sla, faq,
-                  tickets, privacy, limits, source)
+                  tickets, privacy, limits, source, report)
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None,

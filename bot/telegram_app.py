@@ -42,6 +42,7 @@ from telegram.request import BaseRequest
 from bot.config import Config
 from bot.context import CONTEXT_TYPES, BotContext
 from bot.media import IMAGE_MIME_TYPES, strip_image_metadata
+from bot.scheduler import run_escalation
 from bot.sender import OutboxSender, PermanentFailure, RenderedMessage, RetryLater
 from bot.services import Services, build_services
 from handlers.dispatch import Dispatcher
@@ -57,6 +58,7 @@ PRIVATE_COMMANDS = (
     ("batal", "Batalkan tiket yang sedang disiapkan"),
     ("ringkasan", "Ringkasan kinerja OPD (supervisor)"),
     ("terlambat", "Tiket yang terlambat (supervisor)"),
+    ("laporan", "Grafik dan berkas laporan (supervisor)"),
 )
 GROUP_COMMANDS = (("antrian", "Antrian tiket OPD ini"),)
 
@@ -180,6 +182,7 @@ class TelegramRuntime:
     sender: OutboxSender
     stop: asyncio.Event
     task: asyncio.Task[None] | None = None
+    escalation: asyncio.Task[None] | None = None
 
 
 def _display_name(user: Any) -> str | None:
@@ -322,6 +325,7 @@ async def start_background(application: Application[Any, Any, Any, Any, Any, Any
         log.warning("could not register the command list", exc_info=True)
     runtime.stop.clear()
     runtime.task = asyncio.create_task(runtime.sender.run(runtime.stop))
+    runtime.escalation = asyncio.create_task(run_escalation(runtime.services, runtime.stop))
 
 
 async def stop_background(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -332,6 +336,9 @@ async def stop_background(application: Application[Any, Any, Any, Any, Any, Any]
     if runtime.task is not None:
         await asyncio.wait_for(runtime.task, timeout=30)
         runtime.task = None
+    if runtime.escalation is not None:
+        await asyncio.wait_for(runtime.escalation, timeout=30)
+        runtime.escalation = None
 
 
 def build_application(config: Config, services: Services, *, token: str | None = None,

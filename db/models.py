@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -124,6 +125,9 @@ class ReferenceCounterRow(Base):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 
+_ACTIVE = "state IN ('open', 'claimed', 'answered', 'waiting')"
+
+
 class TicketRow(Base):
     """A ticket with one timestamp per stage and its working-time durations."""
 
@@ -131,6 +135,14 @@ class TicketRow(Base):
     __table_args__ = (
         Index("ix_tickets_opd_state", "opd_code", "state"),
         Index("ix_tickets_created_at", "created_at"),
+        # Reports (migration 0002): covering indexes read in order, without joins.
+        Index("ix_tickets_report", "opd_code", "kind", "tier", "created_at", "state",
+              "resolution_seconds", "rating", "extension_reason"),
+        Index("ix_tickets_resolution", "opd_code", "resolution_seconds", "created_at"),
+        Index("ix_tickets_week", "created_at", "kind", "first_response_seconds"),
+        Index("ix_tickets_active", "state", "id", "kind", "tier", "created_at", "paused_seconds",
+              "waiting_since", "first_response_at", "extension_reason",
+              sqlite_where=text(_ACTIVE), postgresql_where=text(_ACTIVE)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -165,6 +177,14 @@ class AssignmentRow(Base):
     """A stretch during which one OPD held a ticket; what that OPD is charged for."""
 
     __tablename__ = "ticket_assignments"
+    __table_args__ = (
+        Index("ix_assignments_report", "opd_code", "kind", "opened_at", "first_hold",
+              "first_answer", "response_seconds"),
+        Index("ix_assignments_response", "opd_code", "response_seconds", "opened_at"),
+        Index("ix_assignments_current", "ticket_id", "opd_code", "entered_at", "paused_seconds",
+              "first_response_seconds", sqlite_where=text("left_at IS NULL"),
+              postgresql_where=text("left_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
@@ -177,6 +197,27 @@ class AssignmentRow(Base):
     first_response_seconds: Mapped[float | None] = mapped_column(Float)
     held_seconds: Mapped[float | None] = mapped_column(Float)
     paused_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # Report facts copied at write time (migration 0002) so reports read one table:
+    # the ticket's opening instant and kind, and the response charged to this stretch
+    # (the first answer, or the held time when the stretch ended without one).
+    opened_at: Mapped[datetime | None]
+    kind: Mapped[str | None] = mapped_column(String(16))
+    response_seconds: Mapped[float | None] = mapped_column(Float)
+    first_hold: Mapped[bool | None] = mapped_column(Boolean)  # the OPD's first stretch here
+    first_answer: Mapped[bool | None] = mapped_column(Boolean)  # the OPD's first answer here
+
+
+class NotificationRow(Base):
+    """A reminder, breach notice or digest already queued: the key makes it exactly once."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    target: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
 
 
 class TicketEventRow(Base):

@@ -52,6 +52,19 @@ _ASSIGNMENT_FIELDS = ("opd_code", "entered_at", "left_at", "first_response_at",
                       "first_response_seconds", "held_seconds", "paused_seconds")
 
 
+def report_facts(ticket: Ticket, index: int) -> dict[str, Any]:
+    """Columns copied onto an assignment row for the reports (see docs/metrics.md)."""
+    assignment = ticket.assignments[index]
+    response = assignment.first_response_seconds
+    if response is None:
+        response = assignment.held_seconds  # left without an answer: the held time counts
+    earlier = [a for a in ticket.assignments[:index] if a.opd_code == assignment.opd_code]
+    return {"opened_at": ticket.created_at, "kind": ticket.kind.value,
+            "response_seconds": response, "first_hold": not earlier,
+            "first_answer": assignment.first_response_seconds is not None and not any(
+                a.first_response_seconds is not None for a in earlier)}
+
+
 def format_reference(prefix: str, year: int, value: int) -> str:
     """Human-friendly reference such as ``PPID-2026-000123``."""
     return f"{prefix}-{year}-{value:06d}"
@@ -81,6 +94,7 @@ class SqlTicketRepository:
         assert ticket.id is not None
         for seq, assignment in enumerate(ticket.assignments):
             values = {name: getattr(assignment, name) for name in _ASSIGNMENT_FIELDS}
+            values.update(report_facts(ticket, seq))
             if assignment.id is None:
                 row = AssignmentRow(ticket_id=ticket.id, seq=seq, **values)
                 self.session.add(row)

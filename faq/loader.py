@@ -134,14 +134,15 @@ def _parse_csv(path: Path, text: str, problems: list[Problem]) -> list[LocatedFa
         problems.append(Problem(str(path), 1, f"unknown column(s) {', '.join(unknown)}"))
         return out
     while True:
+        # A quoted field may span lines: report a record at the line where it starts.
+        line = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.append(Problem(str(path), reader.line_num, f"malformed CSV: {exc}"))
+            problems.append(Problem(str(path), line, f"malformed CSV: {exc}"))
             break
-        line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):

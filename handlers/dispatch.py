@@ -32,6 +32,7 @@ PRIVATE_COMMANDS: dict[str, Handler] = {
     "batal": citizen.cancel,
     "ringkasan": supervisor.summary,
     "terlambat": supervisor.overdue,
+    "laporan": supervisor.report,
     "antrian": staff.queue,
     "hapusdata": citizen.erase_request,
 }

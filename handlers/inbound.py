@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value: str | None) -> str | None:
+    """Drop control characters (NUL and friends) that no citizen means to send.
+
+    PostgreSQL refuses NUL in text columns, and terminal escapes have no place in a ticket.
+    """
+    if value is None:
+        return None
+    return _CONTROL.sub("", value)
 
 
 @dataclass(frozen=True)
@@ -25,6 +39,16 @@ class Inbound:
     reply_to_message_id: int | None = None
     attachment: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Every channel's input passes here, so one place cleans it for all of them.
+        for name in ("text", "user_name", "callback_data"):
+            object.__setattr__(self, name, clean_text(getattr(self, name)))
+        object.__setattr__(self, "args", tuple(clean_text(a) or "" for a in self.args))
+        if self.attachment is not None:
+            object.__setattr__(self, "attachment", {
+                k: clean_text(v) if isinstance(v, str) else v
+                for k, v in self.attachment.items()})
 
     @staticmethod
     def split_command(text: str) -> tuple[str | None, tuple[str, ...]]:

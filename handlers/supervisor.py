@@ -1,26 +1,97 @@
-"""Supervisors in private chat: /ringkasan and /terlambat."""
+"""Supervisors in private chat: /ringkasan, /terlambat and /laporan."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
 
 from handlers.context import HandlerContext
+from routing.metrics import Report
 from routing.periods import period_bounds
+from routing.policy import Action, authorize
 
 PERIOD_LABELS = {"hari": "hari ini", "minggu": "minggu ini", "bulan": "bulan ini",
                  "tahun": "tahun ini"}
 
 
+def _period(ctx: HandlerContext, default: str) -> tuple[datetime, datetime, str]:
+    period = ctx.inbound.args[0].lower() if ctx.inbound.args else default
+    return period_bounds(period, ctx.services.clock(), ctx.services.config.province.tz)
+
+
+def _report(ctx: HandlerContext, start: date, end: date) -> Report | None:
+    """The metrics report, read in the handler's own transaction (None without SQL)."""
+    from db.reports import report_on
+
+    session = getattr(ctx.uow, "session", None)
+    if session is None:
+        return None
+    services = ctx.services
+    return report_on(session.connection(), calendar=services.calendar,
+                     sla=services.config.sla, settings=services.config.report.metrics,
+                     start=start, end=end, now=services.clock())
+
+
 def summary(ctx: HandlerContext) -> None:
-    """/ringkasan [hari|minggu|bulan|tahun]: per-OPD figures for the period."""
-    period = ctx.inbound.args[0].lower() if ctx.inbound.args else "minggu"
-    now = ctx.services.clock()
-    start, end, period = period_bounds(period, now, ctx.services.config.province.tz)
-    rows = ctx.helpdesk.summary(ctx.uow, ctx.principal(), start, end)
+    """/ringkasan [hari|minggu|bulan|tahun]: per-OPD figures, index and rank for the period."""
+    start, end, period = _period(ctx, "minggu")
+    tz = ctx.services.config.province.tz
+    principal = ctx.principal()
+    authorize(principal, Action.VIEW_SUMMARY)
+    report = _report(ctx, start.astimezone(tz).date(), end.astimezone(tz).date())
+    if report is None:  # a unit of work without SQL (unit tests): the simple summary
+        rows: list[dict[str, Any]] = [
+            asdict(r) for r in ctx.helpdesk.summary(ctx.uow, principal, start, end)]
+    else:
+        rows = [o.to_json() for o in report.opds]
     ctx.reply("supervisor/summary", {
         "period_label": PERIOD_LABELS[period], "start": start.isoformat(),
-        "end": end.isoformat(), "rows": [asdict(r) for r in rows],
+        "end": end.isoformat(), "rows": rows,
     })
+
+
+def report(ctx: HandlerContext) -> None:
+    """/laporan [hari|minggu|bulan|tahun]: the chart as a picture, the HTML and CSV files.
+
+    Without an argument: the configured default period (the last 30 days).
+    """
+    from datetime import timedelta
+
+    from bot.report_output import to_csv, to_html, to_png
+
+    authorize(ctx.principal(), Action.VIEW_REPORT)
+    services = ctx.services
+    tz = services.config.province.tz
+    now = services.clock()
+    today = now.astimezone(tz).date()
+    if ctx.inbound.args:
+        lo, _, _ = _period(ctx, "bulan")
+        start = lo.astimezone(tz).date()
+    else:
+        start = today - timedelta(days=services.config.report.period_days - 1)
+    built = _report(ctx, start, today)
+    if built is None:
+        return
+    folder = (Path(services.config.report.reports_dir).resolve()
+              / f"{now.astimezone(tz):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}")
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"laporan-{start.isoformat()}-{today.isoformat()}"
+    png = to_png(built, folder / f"{stem}.png")
+    html_path = folder / f"{stem}.html"
+    html_path.write_text(to_html(built, province=services.config.province.name,
+                                 generated_at=now.astimezone(tz)), encoding="utf-8")
+    csv_path = folder / f"{stem}.csv"
+    csv_path.write_text(to_csv(built), encoding="utf-8")
+    period = {"start": start.isoformat(), "end": today.isoformat()}
+    top = [o.to_json() for o in built.opds if o.rank is not None][:5]
+    ctx.reply("supervisor/report_chart", {**period, "top": top},
+              attachment={"kind": "photo", "path": str(png), "file_name": png.name})
+    for path, label in ((html_path, "HTML"), (csv_path, "CSV")):
+        ctx.reply("supervisor/report_file", {**period, "format": label},
+                  attachment={"kind": "document", "path": str(path), "file_name": path.name})
 
 
 def overdue(ctx: HandlerContext) -> None:

@@ -128,7 +128,8 @@ class Helpdesk:
         due = deadlines(ticket, self.sla, self.calendar)
         end = ticket.closed_at or now
         age = self.calendar.working_days_between(ticket.created_at, end)
-        overdue = ticket.is_active and (
+        # A ticket waiting for the citizen has its clock stopped (as in routing.escalation).
+        overdue = ticket.is_active and ticket.state is not TicketState.WAITING and (
             now > due.resolution
             or (ticket.first_response_at is None and now > due.first_response)
         )

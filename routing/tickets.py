@@ -202,7 +202,9 @@ class Ticket:
         events, self.events = self.events, []
         return events
 
-    def _check(self, action: str) -> None:
+    def _check(self, action: str, at: datetime) -> None:
+        # Both checks come before any change: a refused call leaves the ticket as it was.
+        _require_aware(at)
         if self.state not in ALLOWED_FROM[action]:
             raise InvalidTransition(action, self.state.value)
 
@@ -243,23 +245,25 @@ class Ticket:
 
     def claim(self, staff_id: int, at: datetime, actor: Actor) -> TicketEvent:
         """A staff member takes the ticket."""
-        self._check("claim")
+        self._check("claim", at)
         self.claimed_by = staff_id
         self.claimed_at = at
         return self._record(EventType.CLAIMED, at, actor, self.state, TicketState.CLAIMED)
 
     def answer(self, at: datetime, actor: Actor, stopwatch: Stopwatch) -> TicketEvent:
         """A staff answer was relayed to the citizen; the first one stops the response clock."""
-        self._check("answer")
+        self._check("answer", at)
         from_state = self.state
         self._end_pause(at, stopwatch)
         assignment = self.current_assignment
         data: dict[str, Any] = {}
-        if assignment.first_response_at is None:
+        # Only a person's answer stops a response clock; the bot never answers for an OPD.
+        human = actor.kind is ActorKind.STAFF
+        if human and assignment.first_response_at is None:
             assignment.first_response_at = at
             assignment.first_response_seconds = self._held(at, stopwatch)
             data["opd_first_response_seconds"] = assignment.first_response_seconds
-        if self.first_response_at is None:
+        if human and self.first_response_at is None:
             self.first_response_at = at
             self.first_response_seconds = self._since_open(at, stopwatch)
             data["first_response_seconds"] = self.first_response_seconds
@@ -271,14 +275,14 @@ class Ticket:
 
     def wait_for_citizen(self, at: datetime, actor: Actor, reason: str = "") -> TicketEvent:
         """Pause the clock until the citizen supplies what is missing."""
-        self._check("wait")
+        self._check("wait", at)
         self.waiting_since = at
         return self._record(EventType.WAITING, at, actor, self.state, TicketState.WAITING,
                             {"reason": reason} if reason else {})
 
     def resume(self, at: datetime, actor: Actor, stopwatch: Stopwatch) -> TicketEvent:
         """The citizen replied: the clock runs again and the ticket returns to work."""
-        self._check("resume")
+        self._check("resume", at)
         self._end_pause(at, stopwatch)
         if self.current_assignment.first_response_at is not None:
             to_state = TicketState.ANSWERED
@@ -291,7 +295,7 @@ class Ticket:
     def transfer(self, to_opd: str, reason: str, at: datetime, actor: Actor,
                  stopwatch: Stopwatch) -> TicketEvent:
         """Move the ticket to another queue ("bukan wewenang"); each OPD pays only its stretch."""
-        self._check("transfer")
+        self._check("transfer", at)
         if to_opd == self.opd_code:
             raise ValidationFailed("the ticket is already in that queue")
         from_state = self.state
@@ -314,7 +318,7 @@ class Ticket:
     def close(self, at: datetime, actor: Actor, stopwatch: Stopwatch,
               note: str = "") -> TicketEvent:
         """Close the ticket; stamps the resolution time."""
-        self._check("close")
+        self._check("close", at)
         from_state = self.state
         self._end_pause(at, stopwatch)
         assignment = self.current_assignment
@@ -328,7 +332,7 @@ class Ticket:
 
     def reject(self, reason: str, at: datetime, actor: Actor, stopwatch: Stopwatch) -> TicketEvent:
         """Reject the ticket as spam or abuse."""
-        self._check("reject")
+        self._check("reject", at)
         from_state = self.state
         assignment = self.current_assignment
         assignment.held_seconds = self._held(at, stopwatch)
@@ -340,7 +344,7 @@ class Ticket:
     def reopen(self, at: datetime, actor: Actor, reopen_days: int,
                reason: str = "") -> TicketEvent:
         """The citizen reopens a closed ticket within the allowed number of days."""
-        self._check("reopen")
+        self._check("reopen", at)
         assert self.closed_at is not None
         if (at - self.closed_at).total_seconds() > reopen_days * 86400:
             raise ReopenWindowClosed(f"tickets can be reopened within {reopen_days} days")
@@ -355,7 +359,7 @@ class Ticket:
 
     def rate(self, rating: int, at: datetime, actor: Actor) -> TicketEvent:
         """The citizen rates the answer 1–5 (the latest rating counts)."""
-        self._check("rate")
+        self._check("rate", at)
         if not 1 <= rating <= 5:
             raise ValidationFailed("rating must be between 1 and 5")
         self.rating = rating
@@ -364,7 +368,7 @@ class Ticket:
 
     def extend(self, reason: str, at: datetime, actor: Actor) -> TicketEvent:
         """Record the written reason for the +7 working-day extension (UU 14/2008 Pasal 22(8))."""
-        self._check("extend")
+        self._check("extend", at)
         if self.kind is not TicketKind.INFORMASI:
             raise ValidationFailed("only information requests can be extended")
         if self.extension_reason:
@@ -385,6 +389,7 @@ class Ticket:
 
     def record_delivery_failure(self, reason: str, at: datetime) -> TicketEvent:
         """The citizen could not be reached (blocked the bot, chat gone)."""
+        _require_aware(at)
         self.delivery_failed = reason
         return self._record(EventType.DELIVERY_FAILED, at, Actor.system(), self.state,
                             self.state, {"reason": reason})

@@ -119,6 +119,19 @@ class FakeTicketRepository:
         """Evidence of a ticket, oldest first."""
         return [dict(a) for a in self.state.attachments.get(ticket_id, [])]
 
+    def delete_attachments(self, ticket_id: int) -> int:
+        """Forget a ticket's evidence; return how many items."""
+        return len(self.state.attachments.pop(ticket_id, []))
+
+    def closed_before(self, before: datetime, limit: int = 1000) -> list[Ticket]:
+        """Closed or rejected tickets closed before ``before`` and not yet anonymised."""
+        found = sorted(
+            (t for t in self.state.tickets.values()
+             if t.state in (TicketState.CLOSED, TicketState.REJECTED)
+             and t.closed_at is not None and t.closed_at < before and t.citizen_id is not None),
+            key=lambda t: t.id or 0)
+        return [copy.deepcopy(t) for t in found[:limit]]
+
     def events(self, ticket_id: int) -> list[dict[str, Any]]:
         """The audit trail of a ticket, in order."""
         return copy.deepcopy(self.state.events.get(ticket_id, []))
@@ -209,6 +222,13 @@ class FakeCitizenRepository:
         if citizen is not None:
             self.state.citizens[citizen_id] = dataclasses.replace(citizen, blocked_at=at)
 
+    def erase(self, citizen_id: int, at: datetime) -> None:
+        """Drop the citizen's identity: no name, and a chat id nobody can be reached by."""
+        citizen = self.state.citizens.get(citizen_id)
+        if citizen is not None:
+            self.state.citizens[citizen_id] = dataclasses.replace(
+                citizen, display_name=None, external_id=f"erased-{citizen_id}")
+
 
 class FakeFaqRepository:
     """FAQ entries by id."""
@@ -282,6 +302,14 @@ class FakeLinkRepository:
         """All links of a ticket (optionally one purpose)."""
         return [lk for lk in self.state.links
                 if lk.ticket_id == ticket_id and (purpose is None or lk.purpose == purpose)]
+
+    def delete_for_ticket(self, ticket_id: int, purpose: str) -> int:
+        """Forget the links of one purpose of a ticket; return how many."""
+        kept = [lk for lk in self.state.links
+                if not (lk.ticket_id == ticket_id and lk.purpose == purpose)]
+        removed = len(self.state.links) - len(kept)
+        self.state.links = kept
+        return removed
 
 
 class FakeDraftRepository:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from routing.errors import InvalidTransition, ReopenWindowClosed, ValidationFailed
 from routing.tickets import (
@@ -163,7 +165,8 @@ def test_opening_starts_the_first_assignment_and_records_opened() -> None:
     ticket = Ticket.open(reference="PPID-2026-000001", kind=TicketKind.PENGADUAN,
                          opd_code="BAPENDA", text="Jalan rusak", citizen_id=7, at=T0,
                          actor=CITIZEN, tier="ringan")
-    assert ticket.state is OPEN and ticket.is_active
+    assert ticket.state is OPEN
+    assert ticket.is_active
     assert [(a.opd_code, a.entered_at, a.left_at) for a in ticket.assignments] == [
         ("BAPENDA", T0, None)]
     [event] = ticket.pull_events()
@@ -370,3 +373,53 @@ def test_delivery_failure_is_noted_without_changing_the_state() -> None:
     assert ticket.delivery_failed == "bot blocked"
     assert ticket.state is ANSWERED
     assert (event.type, event.actor.kind) == (EventType.DELIVERY_FAILED, ActorKind.SYSTEM)
+
+
+# -- random walks through the lifecycle ---------------------------------------------------------
+
+def transfer_away(ticket: Ticket, at: datetime) -> TicketEvent:
+    """Transfer to a queue other than the current one."""
+    target = "DINSOS" if ticket.opd_code == "DISHUB" else "DISHUB"
+    return ticket.transfer(target, "bukan wewenang", at, STAFF, wall)
+
+
+STEP = st.tuples(st.sampled_from(sorted(ALLOWED_FROM)), st.integers(min_value=0, max_value=600))
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(STEP, max_size=25))
+def test_any_sequence_of_actions_obeys_the_table_and_keeps_the_stamps(
+        steps: list[tuple[str, int]]) -> None:
+    ticket = new_ticket(TicketKind.INFORMASI)
+    now = T0
+    first_response: datetime | None = None
+    paused = 0.0
+    for action, gap in steps:
+        now += timedelta(minutes=gap)
+        state = ticket.state
+        run = transfer_away if action == "transfer" else ACTIONS[action]
+        try:
+            run(ticket, now)
+        except InvalidTransition:
+            assert state not in ALLOWED_FROM[action]
+            assert ticket.state is state
+        except ValidationFailed:
+            assert action == "extend"  # the extension was already used
+        else:
+            assert state in ALLOWED_FROM[action]
+        # Stamps are set once and durations only grow.
+        if first_response is not None:
+            assert ticket.first_response_at == first_response
+        first_response = ticket.first_response_at
+        assert ticket.paused_seconds >= paused
+        paused = ticket.paused_seconds
+        assert (ticket.waiting_since is not None) == (ticket.state is WAITING)
+        assert (ticket.closed_at is not None) == (ticket.state in (CLOSED, REJECTED))
+        # Exactly the last stretch is open while the ticket is active, and it is its queue's.
+        open_stretches = [a for a in ticket.assignments if a.left_at is None]
+        assert open_stretches == ([ticket.assignments[-1]] if ticket.is_active else [])
+        assert ticket.assignments[-1].opd_code == ticket.opd_code
+        charged = sum(a.held_seconds or 0.0 for a in ticket.assignments)
+        assert charged <= wall(T0, now)
+    times = [e.at for e in ticket.pull_events()]
+    assert times == sorted(times)
