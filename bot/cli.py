@@ -147,21 +147,19 @@ def cmd_faq_import(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             services.dispose()
             return EXIT_REJECTED
-        now = services.clock()
         configured = {o.code for o in services.config.opds}
+        opds = []
         for profile in opd_profiles:
             existing = uow.opds.get(profile.code)
-            uow.opds.upsert(Opd(
+            opds.append(Opd(
                 code=profile.code,
                 # The config file stays authoritative for the OPDs it defines.
                 name=existing.name if existing and profile.code in configured else profile.name,
                 description=profile.description or (existing.description if existing else ""),
                 queue_chat_id=existing.queue_chat_id if existing else None,
                 keywords=profile.keywords or (existing.keywords if existing else ()),
-            ), now)
-        # The demo entries only exist to try Sahut out; real FAQs replace them.
-        removed = uow.faqs.remove_samples() if entries else 0
-        created, updated = uow.faqs.upsert_many(entries, now)
+            ))
+        created, updated, removed = services.helpdesk.import_faq(uow, entries, opds)
         uow.commit()
     services.dispose()
     print(f"Imported {len(entries)} FAQ entries ({created} new, {updated} updated)"
@@ -296,7 +294,7 @@ def cmd_staff_remove(args: argparse.Namespace) -> int:
     """Unregister a person by Telegram id."""
     services = _services(args)
     with services.uow() as uow:
-        removed = uow.staff.remove(args.telegram_id)
+        removed = services.helpdesk.remove_staff(uow, args.telegram_id)
         uow.commit()
     services.dispose()
     if not removed:

@@ -70,6 +70,9 @@ class Principal:
         return cls(PrincipalKind.CITIZEN, citizen_id=citizen_id)
 
 
+# The operator at the server's command line (sahut staff/faq ...): trusted as an admin.
+OPERATOR = Principal(PrincipalKind.ADMIN, name="operator")
+
 # Actions on a ticket that the team holding it performs.
 QUEUE_ACTIONS = frozenset({Action.ANSWER, Action.CLAIM, Action.TRANSFER, Action.CLOSE,
                            Action.REJECT, Action.WAIT, Action.EXTEND, Action.VIEW_TICKET})

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from faq.model import FaqEntry
 from routing.errors import (
     InvalidTransition,
     NotAllowed,
@@ -23,7 +24,7 @@ from routing.errors import (
 )
 from routing.outbox import Button, Outgoing, Priority
 from routing.people import Citizen, MessageLink, Opd, Role, Staff
-from routing.policy import Action, Principal, PrincipalKind, authorize, is_allowed
+from routing.policy import OPERATOR, Action, Principal, PrincipalKind, authorize, is_allowed
 from routing.ports import Clock, UnitOfWork
 from routing.privacy import mask_personal_data
 from routing.sla import Deadlines, SlaConfig, deadlines
@@ -497,8 +498,9 @@ class Helpdesk:
     # -- administration -------------------------------------------------------------------
 
     def add_staff(self, uow: UnitOfWork, *, telegram_id: int, name: str, role: Role,
-                  opd_code: str | None) -> Staff:
+                  opd_code: str | None, by: Principal = OPERATOR) -> Staff:
         """Register a staff member (effective immediately: roles are read on every action)."""
+        authorize(by, Action.MANAGE_STAFF)
         if not name.strip():
             raise ValidationFailed("name must not be empty")
         if role is Role.STAFF:
@@ -510,9 +512,26 @@ class Helpdesk:
         return uow.staff.add(Staff(telegram_id=telegram_id, name=name.strip(), role=role,
                                    opd_code=opd_code), self.now())
 
-    def states_label(self, states: Iterable[TicketState]) -> str:
-        """Comma-separated state names (for messages)."""
-        return ", ".join(s.value for s in states)
+    def remove_staff(self, uow: UnitOfWork, telegram_id: int,
+                     by: Principal = OPERATOR) -> bool:
+        """Unregister a person; their next action is refused."""
+        authorize(by, Action.MANAGE_STAFF)
+        return uow.staff.remove(telegram_id)
+
+    def import_faq(self, uow: UnitOfWork, entries: Sequence[FaqEntry],
+                   opds: Sequence[Opd] = (), by: Principal = OPERATOR) -> tuple[int, int, int]:
+        """Upsert OPD profiles and FAQ entries; real entries replace the demo samples.
+
+        Returns (created, updated, samples removed). Validation (unknown OPD, duplicates,
+        empty fields) happens before, in ``faq.loader``, so this never half-imports.
+        """
+        authorize(by, Action.IMPORT_FAQ)
+        now = self.now()
+        for opd in opds:
+            uow.opds.upsert(opd, now)
+        removed = uow.faqs.remove_samples() if entries else 0
+        created, updated = uow.faqs.upsert_many(entries, now)
+        return created, updated, removed
 
 
 __all__ = ["Helpdesk", "HelpdeskSettings", "InvalidTransition", "OpdSummary", "TicketView"]
