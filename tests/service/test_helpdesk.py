@@ -438,3 +438,20 @@ def test_a_fake_unit_of_work_rolls_back_unless_committed(desk: Desk, citizen: Ci
         desk.helpdesk.open_ticket(uow, citizen=citizen, text="Tidak jadi", opd_code="BAPENDA")
         assert uow.outbox.messages
     assert desk.state == before
+
+
+def test_only_admins_manage_staff_or_import_faq(desk: Desk, bapenda: Principal) -> None:
+    supervisor = desk.staff(301, role=Role.SUPERVISOR, name="Sri")
+    for principal in (bapenda, supervisor):
+        with pytest.raises(NotAllowed):
+            desk.run(desk.helpdesk.add_staff, telegram_id=999, name="X", role=Role.ADMIN,
+                     opd_code=None, by=principal)
+        with pytest.raises(NotAllowed):
+            desk.run(desk.helpdesk.import_faq, [], by=principal)
+        with pytest.raises(NotAllowed):
+            desk.run(desk.helpdesk.remove_staff, 201, by=principal)
+    admin = Principal(PrincipalKind.ADMIN, staff_id=1)
+    desk.run(desk.helpdesk.add_staff, telegram_id=999, name="X", role=Role.ADMIN,
+             opd_code=None, by=admin)
+    with desk.uow() as uow:
+        assert uow.staff.by_telegram_id(999) is not None
