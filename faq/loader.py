@@ -92,7 +92,9 @@ def _entry_from_fields(
         bad = True
     for name, value in clean.items():
         if len(value) > MAX_FIELD_CHARS:
-            problems.append(Problem(path, line, f"{name} longer than {MAX_FIELD_CHARS} characters"))
+            problems.append(
+                Problem(path, line, f"{name} longer than {MAX_FIELD_CHARS} characters")
+            )
             bad = True
     if bad:
         return None
@@ -123,9 +125,9 @@ def _parse_csv(path: Path, text: str, problems: list[Problem]) -> list[LocatedFa
     if missing:
         problems.append(
             Problem(
-                str(path), 1,
-                f"missing column(s) {', '.join(missing)}; expected header "
-                f"{','.join(FAQ_COLUMNS)}",
+                str(path),
+                1,
+                f"missing column(s) {', '.join(missing)}; expected header {','.join(FAQ_COLUMNS)}",
             )
         )
         return out
@@ -166,7 +168,9 @@ def _parse_yaml(path: Path, text: str, problems: list[Problem]) -> list[LocatedF
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        problems.append(Problem(str(path), line, f"malformed YAML: {getattr(exc, 'problem', exc)}"))
+        problems.append(
+            Problem(str(path), line, f"malformed YAML: {getattr(exc, 'problem', exc)}")
+        )
         return out
     if root is None:
         problems.append(Problem(str(path), 1, "file is empty"))
@@ -175,7 +179,9 @@ def _parse_yaml(path: Path, text: str, problems: list[Problem]) -> list[LocatedF
     if isinstance(root, yaml.MappingNode):
         found = [v for k, v in root.value if getattr(k, "value", None) == "faq"]
         if not found:
-            problems.append(Problem(str(path), 1, "expected a list of FAQ entries or a 'faq:' list"))
+            problems.append(
+                Problem(str(path), 1, "expected a list of FAQ entries or a 'faq:' list")
+            )
             return out
         items_node = found[0]
     if not isinstance(items_node, yaml.SequenceNode):
@@ -189,7 +195,9 @@ def _parse_yaml(path: Path, text: str, problems: list[Problem]) -> list[LocatedF
         data = yaml.safe_load(yaml.serialize(node))
         unknown = [k for k in data if k not in FAQ_COLUMNS]
         if unknown:
-            problems.append(Problem(str(path), line, f"unknown field(s) {', '.join(map(str, unknown))}"))
+            problems.append(
+                Problem(str(path), line, f"unknown field(s) {', '.join(map(str, unknown))}")
+            )
             continue
         entry = _entry_from_fields(data, str(path), line, problems)
         if entry is not None:
@@ -214,9 +222,7 @@ def parse_faq_file(path: Path) -> tuple[list[LocatedFaq], list[Problem]]:
     return [], [Problem(str(path), 0, "unsupported file type (use .csv, .yaml, .yml or .toml)")]
 
 
-def check_entries(
-    located: Iterable[LocatedFaq], known_opds: set[str]
-) -> list[Problem]:
+def check_entries(located: Iterable[LocatedFaq], known_opds: set[str]) -> list[Problem]:
     """Cross-record checks: unknown OPDs and duplicate ids (across all files of one import)."""
     problems: list[Problem] = []
     seen: dict[str, LocatedFaq] = {}
@@ -227,7 +233,8 @@ def check_entries(
         if first is not None:
             problems.append(
                 Problem(
-                    item.path, item.line,
+                    item.path,
+                    item.line,
                     f"duplicate id {item.entry.id!r} (first at {first.path}:{first.line})",
                 )
             )

@@ -261,6 +261,11 @@ class Normalizer:
         self._known = set(self.res.known_words)
         self._known.update(known_words)
         self._cache: dict[str, tuple[str, ...]] = {}
+        # Longest lexicon phrase starting with each word, so most tokens need one lookup.
+        self._phrase_len: dict[str, int] = {}
+        for key in self.res.lexicon:
+            if len(key) > self._phrase_len.get(key[0], 1):
+                self._phrase_len[key[0]] = len(key)
 
     def add_known(self, words: Iterable[str]) -> None:
         """Teach the elongation fixer more real words (the FAQ index vocabulary)."""
@@ -334,7 +339,8 @@ class Normalizer:
                 out.append(tok)
                 i += 1
                 continue
-            for size in range(min(self.res.max_phrase, n - i), 0, -1):
+            longest = min(self._phrase_len.get(tok, 1), n - i)
+            for size in range(longest, 0, -1):
                 key = tuple(raw[i : i + size])
                 mapped = lex.get(key)
                 if mapped is not None:
