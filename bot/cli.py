@@ -419,7 +419,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.telegram_app import run_bot
 
     return run_bot(args.config_obj, webhook=args.webhook, listen=args.listen,
-                   public_url=args.public_url)
+                   public_url=args.public_url, senders=args.senders)
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    """Deliver the outbox only (scale sending with several processes)."""
+    from bot.telegram_app import run_sender
+
+    return run_sender(args.config_obj, senders=args.senders, share=args.share)
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
@@ -519,6 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--webhook", action="store_true", help="serve a webhook instead of polling")
     p.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT")
     p.add_argument("--public-url", metavar="URL", help="public HTTPS URL of the webhook")
+    p.add_argument("--senders", type=int, default=0, metavar="N",
+                   help="polling: deliver the outbox in N separate processes (PostgreSQL)")
+    p = add(sub, "send", cmd_send, "deliver the outbox only (and run reminders); pair it "
+            "with `sahut run --senders 0` on other hosts, PostgreSQL for more than one")
+    p.add_argument("--senders", type=int, default=1, metavar="N",
+                   help="processes to start, each with 1/N of [sender] overall_per_second")
+    p.add_argument("--share", type=int, default=1, help=argparse.SUPPRESS)
 
     privacy = sub.add_parser("privacy", help="personal data (UU 27/2022)").add_subparsers(
         dest="privacy_command", metavar="ACTION")

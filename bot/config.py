@@ -220,6 +220,24 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class SenderConfig:
+    """Outbox delivery pacing and retries ([sender]); Telegram's limits by default.
+
+    The limits are per sending process: with several processes, give each its share of
+    ``overall_per_second`` (``sahut send --senders N`` divides it by itself).
+    """
+
+    overall_per_second: float = 30.0
+    group_per_minute: int = 20
+    private_chat_interval: float = 1.0
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 300.0
+    max_attempts: int = 8
+    lease_seconds: float = 60.0
+    max_in_flight: int = 16
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     """Reports, the responsiveness index and SLA escalation ([report])."""
 
@@ -248,6 +266,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     source: str = "<defaults>"
     report: ReportConfig = field(default_factory=ReportConfig)
+    sender: SenderConfig = field(default_factory=SenderConfig)
 
     def opd(self, code: str) -> OpdConfig | None:
         """The configured OPD with this code, if any."""
@@ -573,9 +592,33 @@ def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = Non
     )
     limits_t.finish()
 
+    sender = _parse_sender(root.table("sender"))
+
     root.finish()
     return Config(province, DatabaseConfig(url), telegram, opds, ppid, calendar, sla, faq,
-                  tickets, privacy, limits, source, report)
+                  tickets, privacy, limits, source, report, sender)
+
+
+def _parse_sender(table: _Table) -> SenderConfig:
+    sender = SenderConfig(
+        overall_per_second=table.number("overall_per_second", 30.0, minimum=0.1,
+                                        maximum=10_000),
+        group_per_minute=table.integer("group_per_minute", 20, minimum=1, maximum=10_000),
+        private_chat_interval=table.number("private_chat_interval", 1.0, minimum=0.0,
+                                           maximum=60.0),
+        retry_base_seconds=table.number("retry_base_seconds", 1.0, minimum=0.0,
+                                        maximum=3600.0),
+        retry_max_seconds=table.number("retry_max_seconds", 300.0, minimum=0.0,
+                                       maximum=86_400.0),
+        max_attempts=table.integer("max_attempts", 8, minimum=1, maximum=100),
+        lease_seconds=table.number("lease_seconds", 60.0, minimum=1.0, maximum=3600.0),
+        max_in_flight=table.integer("max_in_flight", 16, minimum=1, maximum=1000),
+    )
+    if sender.retry_max_seconds < sender.retry_base_seconds:
+        raise ConfigError(f"{table.key('retry_max_seconds')}: must be at least "
+                          f"retry_base_seconds ({sender.retry_base_seconds})")
+    table.finish()
+    return sender
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None,

@@ -17,6 +17,7 @@ from jinja2 import (
     FileSystemLoader,
     PackageLoader,
     StrictUndefined,
+    Template,
     select_autoescape,
 )
 
@@ -62,6 +63,7 @@ class Renderer:
             labels_text = (extra_dir / "labels.toml").read_text("utf-8")
         tables = tomllib.loads(labels_text)
         self.labels: dict[str, str] = tables["labels"]
+        self._label_templates: dict[str, Template] = {}
         states: dict[str, str] = tables.get("states", {})
         kinds: dict[str, str] = tables.get("kinds", {})
         self.env.filters["status"] = lambda value: states.get(str(value), str(value))
@@ -100,8 +102,11 @@ class Renderer:
 
     def label(self, key: str, params: dict[str, Any] | None = None) -> str:
         """A button label from labels.toml, rendered with its parameters (plain text)."""
-        source = self.labels.get(key, key)
-        return self.env.from_string(source).render(**(params or {})).strip()
+        compiled = self._label_templates.get(key)
+        if compiled is None:  # compile each label once, not on every message
+            compiled = self.env.from_string(self.labels.get(key, key))
+            self._label_templates[key] = compiled
+        return compiled.render(**(params or {})).strip()
 
 
 def html_to_plain(text: str) -> str:

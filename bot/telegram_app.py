@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import signal
+import subprocess
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,6 @@ from telegram import (
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -43,7 +44,15 @@ from bot.config import Config
 from bot.context import CONTEXT_TYPES, BotContext
 from bot.media import IMAGE_MIME_TYPES, strip_image_metadata
 from bot.scheduler import run_escalation
-from bot.sender import OutboxSender, PermanentFailure, RenderedMessage, RetryLater
+from bot.sender import (
+    UNPACED,
+    OutboxSender,
+    Pacer,
+    PermanentFailure,
+    RenderedMessage,
+    RetryLater,
+    database_unavailable,
+)
 from bot.services import Services, build_services
 from handlers.dispatch import Dispatcher
 from handlers.inbound import Inbound
@@ -80,24 +89,23 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
 
 
 class TelegramTransport:
-    """Sends rendered outbox messages with the Bot API and maps its errors."""
+    """Sends rendered outbox messages with the Bot API and maps its errors.
+
+    The sender paces the first API call of each message with its :class:`~bot.sender.Pacer`
+    (overall rate, one message per interval to a citizen, the per-group window); every
+    further call of the same message (long texts in parts, a location) waits for it here.
+    A 429 becomes a flood ``RetryLater`` that blocks that chat for retry_after.
+    """
 
     def __init__(self, application: Application[Any, Any, Any, Any, Any, Any],
-                 per_chat_interval: float = 1.0) -> None:
+                 pacer: Pacer | None = None) -> None:
         self.app = application
-        self.per_chat_interval = per_chat_interval
-        self._last_sent: dict[int, float] = {}
+        self.pacer = pacer or Pacer(UNPACED)
 
-    async def _pace(self, chat_id: int) -> None:
-        # AIORateLimiter covers the global and group limits, not "about 1 message per second"
-        # to one chat: multi-part replies to one citizen are paced here.
-        loop = asyncio.get_running_loop()
-        last = self._last_sent.get(chat_id)
-        if last is not None:
-            wait = self.per_chat_interval - (loop.time() - last)
-            if wait > 0:
-                await asyncio.sleep(wait)
-        self._last_sent[chat_id] = loop.time()
+    async def _pace(self, chat_id: int, calls: list[int]) -> None:
+        if calls:
+            await self.pacer.acquire(chat_id)
+        calls.append(chat_id)
 
     async def _clean_image(self, file_id: str) -> bytes:
         """Download an image and re-encode it without metadata (anonymous reports)."""
@@ -119,6 +127,7 @@ class TelegramTransport:
             ])
         reply = (ReplyParameters(message.reply_to_message_id, allow_sending_without_reply=True)
                  if message.reply_to_message_id else None)
+        calls: list[int] = []  # the sender paced the first call already
         try:
             attachment = message.attachment
             if attachment and (attachment.get("file_id") or attachment.get("path")):
@@ -133,7 +142,7 @@ class TelegramTransport:
                         kind == "photo" or attachment.get("mime_type") in IMAGE_MIME_TYPES):
                     media = await self._clean_image(attachment["file_id"])
                     kind = "photo"
-                await self._pace(message.chat_id)
+                await self._pace(message.chat_id, calls)
                 sent: Message
                 if kind == "photo":
                     sent = await bot.send_photo(message.chat_id, media,
@@ -146,13 +155,13 @@ class TelegramTransport:
                                                    reply_markup=markup, reply_parameters=reply)
                 return sent.message_id
             if attachment and attachment.get("latitude") is not None:
-                await self._pace(message.chat_id)
+                await self._pace(message.chat_id, calls)
                 await bot.send_location(message.chat_id, attachment["latitude"],
                                         attachment["longitude"], reply_parameters=reply)
             parts = split_text(message.text)
             last_id = 0
             for index, part in enumerate(parts):
-                await self._pace(message.chat_id)
+                await self._pace(message.chat_id, calls)
                 sent = await bot.send_message(
                     message.chat_id, part, parse_mode=ParseMode.HTML,
                     reply_markup=markup if index == len(parts) - 1 else None,
@@ -164,13 +173,13 @@ class TelegramTransport:
         except RetryAfter as exc:
             retry = exc.retry_after
             seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
-            raise RetryLater(seconds, "flood control") from exc
+            raise RetryLater(seconds, "flood control", flood=True) from exc
         except Forbidden as exc:
             raise PermanentFailure(f"forbidden: {exc.message}") from exc
         except BadRequest as exc:
             raise PermanentFailure(f"bad request: {exc.message}") from exc
-        except (TimedOut, NetworkError) as exc:
-            raise RetryLater(5.0, f"network: {exc}") from exc
+        except (TimedOut, NetworkError) as exc:  # 5xx answers, timeouts, dropped connections
+            raise RetryLater(0.0, f"network: {type(exc).__name__}") from exc
 
 
 @dataclass
@@ -183,6 +192,17 @@ class TelegramRuntime:
     stop: asyncio.Event
     task: asyncio.Task[None] | None = None
     escalation: asyncio.Task[None] | None = None
+    #: Run the outbox sender (and escalation) in this process (False: `sahut send` does).
+    background: bool = True
+    #: How long an update waits out a database outage before it is given up: short behind a
+    #: webhook (Telegram redelivers what got a 503), long when polling (acknowledged).
+    db_retry_seconds: float = 300.0
+    #: Updates that could not be handled because the database was unreachable.
+    unavailable: set[int] = field(default_factory=set)
+
+
+class IntakeUnavailable(Exception):
+    """The database stayed unreachable: the update was not handled (nothing committed)."""
 
 
 def _display_name(user: Any) -> str | None:
@@ -242,9 +262,34 @@ def inbound_from_callback(update: Update) -> Inbound | None:
     )
 
 
+async def dispatch_with_retry(runtime: TelegramRuntime, inbound: Inbound) -> list[int]:
+    """Handle an update, waiting out a database outage (its transaction rolled back).
+
+    Raises :class:`IntakeUnavailable` after ``runtime.db_retry_seconds``; the webhook then
+    answers 503 so Telegram delivers the update again.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + runtime.db_retry_seconds
+    pause = 0.1
+    while True:
+        try:
+            return await asyncio.to_thread(runtime.dispatcher.handle, inbound)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            if loop.time() + pause > deadline or runtime.stop.is_set():
+                if inbound.update_id is not None:
+                    runtime.unavailable.add(inbound.update_id)
+                raise IntakeUnavailable("database unavailable") from exc
+            log.warning("database unavailable (%s); update retried in %.1fs",
+                        type(exc).__name__, pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
 async def _dispatch(context: BotContext, inbound: Inbound) -> None:
     runtime = context.runtime
-    queued = await asyncio.to_thread(runtime.dispatcher.handle, inbound)
+    queued = await dispatch_with_retry(runtime, inbound)
     if queued:
         runtime.sender.wakeup.set()
 
@@ -283,6 +328,10 @@ async def on_my_chat_member(update: Update, context: BotContext) -> None:
 
 async def on_error(update: object, context: BotContext) -> None:
     """Log first, tell operators, and give the citizen a polite message — never a traceback."""
+    if isinstance(context.error, IntakeUnavailable) and isinstance(update, Update) and (
+            update.update_id in context.bot_data["runtime"].unavailable):
+        log.warning("update %s not handled: database unavailable", update.update_id)
+        return  # the webhook answers 503 and Telegram delivers it again
     log.error("error while handling an update", exc_info=context.error)
     runtime: TelegramRuntime | None = context.bot_data.get("runtime")
     if runtime is None:
@@ -313,7 +362,7 @@ async def start_background(application: Application[Any, Any, Any, Any, Any, Any
     the tests start the application themselves and call this after ``application.start()``.
     """
     runtime: TelegramRuntime = application.bot_data["runtime"]
-    if runtime.task is not None:
+    if runtime.task is not None or not runtime.background:
         return
     try:
         await application.bot.set_my_commands(
@@ -334,7 +383,7 @@ async def stop_background(application: Application[Any, Any, Any, Any, Any, Any]
     runtime.stop.set()
     runtime.sender.wakeup.set()
     if runtime.task is not None:
-        await asyncio.wait_for(runtime.task, timeout=30)
+        await asyncio.wait_for(runtime.task, timeout=45)  # drains the sends in flight
         runtime.task = None
     if runtime.escalation is not None:
         await asyncio.wait_for(runtime.escalation, timeout=30)
@@ -343,9 +392,15 @@ async def stop_background(application: Application[Any, Any, Any, Any, Any, Any]
 
 def build_application(config: Config, services: Services, *, token: str | None = None,
                       request: BaseRequest | None = None, rate_limit: bool = True,
-                      per_chat_interval: float = 1.0
+                      per_chat_interval: float | None = None, background: bool = True
                       ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """Wire the services into a PTB Application (tests pass a fake server's base_url)."""
+    """Wire the services into a PTB Application (tests pass a fake server's base_url).
+
+    Sending is paced by ``config.sender`` (``rate_limit=False``: not at all);
+    ``per_chat_interval`` overrides the private-chat interval, and 0 also lifts the group
+    window (tests). ``background=False``: this process only handles updates and a separate
+    ``sahut send`` process delivers the outbox.
+    """
     token = token or config.telegram.token
     if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -359,15 +414,24 @@ def build_application(config: Config, services: Services, *, token: str | None =
         builder = builder.base_file_url(config.telegram.base_file_url)
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
-    if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
+    # No AIORateLimiter: it halts every call on one chat's 429; the sender paces itself.
     app = builder.build()
+    settings = config.sender
+    if not rate_limit:
+        settings = replace(settings, overall_per_second=UNPACED.overall_per_second,
+                           group_per_minute=UNPACED.group_per_minute,
+                           private_chat_interval=0.0)
+    elif per_chat_interval is not None:
+        settings = replace(settings, private_chat_interval=per_chat_interval)
+        if per_chat_interval == 0:
+            settings = replace(settings, group_per_minute=UNPACED.group_per_minute)
+    pacer = Pacer(settings)
     sender = OutboxSender(session_factory=services.session_factory, renderer=services.renderer,
-                          transport=TelegramTransport(app, per_chat_interval), channel=CHANNEL,
+                          transport=TelegramTransport(app, pacer), channel=CHANNEL,
                           helpdesk=services.helpdesk, clock=services.clock,
-                          metrics=services.metrics)
+                          metrics=services.metrics, settings=settings, pacer=pacer)
     app.bot_data["runtime"] = TelegramRuntime(services, Dispatcher(services), sender,
-                                              asyncio.Event())
+                                              asyncio.Event(), background=background)
     app.add_handler(CallbackQueryHandler(on_callback))
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, on_message))
     app.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
@@ -375,14 +439,48 @@ def build_application(config: Config, services: Services, *, token: str | None =
     return app
 
 
+def _sender_command(senders: int) -> list[str]:
+    """The command line of one ``sahut send`` child with 1/senders of the overall rate."""
+    argv = [sys.executable, "-m", "bot"]
+    if "--config" in sys.argv:
+        argv += ["--config", sys.argv[sys.argv.index("--config") + 1]]
+    if "--json-logs" in sys.argv:
+        argv.append("--json-logs")
+    return [*argv, "send", "--share", str(senders)]
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
 def run_bot(config: Config, *, webhook: bool = False, listen: str = "127.0.0.1:8080",
-            public_url: str | None = None) -> int:
-    """``sahut run``: poll Telegram (or serve a webhook) until SIGINT/SIGTERM."""
+            public_url: str | None = None, senders: int = 0) -> int:
+    """``sahut run``: poll Telegram (or serve a webhook) until SIGINT/SIGTERM.
+
+    ``senders`` > 0 (polling): this process only polls and handles updates; that many
+    ``sahut send`` processes deliver the outbox (PostgreSQL; they claim with SKIP LOCKED).
+    """
+    from db.engine import is_sqlite
     from db.migrate import SchemaOutOfDate
 
     if not config.telegram.token:
         print("error: TELEGRAM_BOT_TOKEN is not set. Set it to your bot's token to run on "
               "Telegram, or try everything offline with `sahut chat`.", file=sys.stderr)
+        return 1
+    if senders and webhook:
+        print("error: --senders is for polling; in webhook mode run several workers behind "
+              "the load balancer, each delivers the outbox itself.", file=sys.stderr)
+        return 1
+    if senders and is_sqlite(config.database.url):
+        print("error: --senders needs PostgreSQL; SQLite is for a single process.",
+              file=sys.stderr)
         return 1
     if webhook:
         if not config.telegram.webhook_secret:
@@ -397,11 +495,74 @@ def run_bot(config: Config, *, webhook: bool = False, listen: str = "127.0.0.1:8
     except SchemaOutOfDate as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    app = build_application(config, services)
+    app = build_application(config, services, background=not senders)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    log.info("polling Telegram")
+    children = [subprocess.Popen(_sender_command(senders)) for _ in range(senders)]
+    log.info("polling Telegram%s", f" with {senders} sender process(es)" if senders else "")
     try:
         app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    finally:
+        _stop_children(children)
+        services.dispose()
+    return 0
+
+
+async def _serve_outbox(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with app:
+        runtime: TelegramRuntime = app.bot_data["runtime"]
+        await start_background(app)
+        await stop.wait()
+        log.info("stopping: draining the messages in flight")
+        runtime.sender.wakeup.set()
+        await stop_background(app)
+
+
+def run_sender(config: Config, *, senders: int = 1, share: int = 1) -> int:
+    """``sahut send``: deliver the outbox (and run escalation) until SIGTERM, then drain.
+
+    ``senders`` > 1 starts that many processes, each paced to 1/senders of the overall rate.
+    """
+    from db.engine import is_sqlite
+    from db.migrate import SchemaOutOfDate
+
+    if not config.telegram.token:
+        print("error: TELEGRAM_BOT_TOKEN is not set.", file=sys.stderr)
+        return 1
+    if senders > 1:
+        if is_sqlite(config.database.url):
+            print("error: several senders need PostgreSQL; SQLite is for a single process.",
+                  file=sys.stderr)
+            return 1
+        children = [subprocess.Popen(_sender_command(senders)) for _ in range(senders)]
+        stopping: list[int] = []
+
+        def forward(signum: int, _frame: Any) -> None:
+            stopping.append(signum)
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        codes = [child.wait() for child in children]
+        return 0 if stopping or not any(codes) else 1
+    try:
+        services = build_services(config)
+    except SchemaOutOfDate as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if share > 1:
+        config = replace(config, sender=replace(
+            config.sender, overall_per_second=config.sender.overall_per_second / share))
+    app = build_application(config, services)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    log.info("delivering the outbox (%.1f messages/s)", config.sender.overall_per_second)
+    try:
+        asyncio.run(_serve_outbox(app))
     finally:
         services.dispose()
     return 0

@@ -32,6 +32,7 @@ from db.models import OutboxRow
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY_BYTES = 1_000_000
+WEBHOOK_DB_RETRY_SECONDS = 2.0
 
 
 def _queue_state(services: Services) -> dict[str, Any]:
@@ -70,6 +71,13 @@ def build_starlette(application: Application[Any, Any, Any, Any, Any, Any], serv
         if update is None:
             return PlainTextResponse("bad update", status_code=400)
         await application.process_update(update)
+        runtime = application.bot_data.get("runtime")
+        if runtime is not None and update.update_id in runtime.unavailable:
+            # Nothing was committed: do not acknowledge, Telegram delivers it again.
+            runtime.unavailable.discard(update.update_id)
+            services.metrics.inc("updates_deferred_total")
+            return PlainTextResponse("database unavailable", status_code=503,
+                                     headers={"Retry-After": "1"})
         return PlainTextResponse("ok")
 
     async def healthz(_: Request) -> Response:
@@ -113,17 +121,19 @@ def make_webhook_app(config: Config, services: Services, *, public_url: str | No
     if not secret:
         raise ValueError("TELEGRAM_WEBHOOK_SECRET is not set")
     application = build_application(config, services, request=request)
+    # Behind a webhook an update is better answered 503 (Telegram redelivers it) than held.
+    application.bot_data["runtime"].db_retry_seconds = WEBHOOK_DB_RETRY_SECONDS
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         async with application:
             await application.start()
-            await start_background(application)
-            if public_url:
-                await application.bot.set_webhook(
-                    url=public_url.rstrip("/") + "/telegram", secret_token=secret,
-                    allowed_updates=Update.ALL_TYPES)
             try:
+                await start_background(application)
+                if public_url:
+                    await application.bot.set_webhook(
+                        url=public_url.rstrip("/") + "/telegram", secret_token=secret,
+                        allowed_updates=Update.ALL_TYPES)
                 yield
             finally:
                 await stop_background(application)  # the message in flight finishes first

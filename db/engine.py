@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +53,28 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    # SQLite's own busy handler waits in sleeps of up to 100 ms: in one process, threads
+    # queue on a lock instead (the database is single-process, so this is the only writer).
+    writer = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Writers take the lock up front: no deadlocked read-to-write upgrades between
         # threads, and reference counters stay unique.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        held = writer.acquire(timeout=30)
+        connection.info["sahut_writer"] = held
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(connection)
+            raise
 
+    def _release(connection: Any) -> None:
+        if connection.info.pop("sahut_writer", False):
+            writer.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
     return engine
 
 

@@ -1,0 +1,440 @@
+"""Load and fault benchmark: the real bot (``python -m bot run``) against a fake Bot API.
+
+Workers are real processes. Each scenario:
+
+* starts the fake Bot API on 127.0.0.1 (``tests/telegram_fake.py``) in this process,
+* creates a fresh database (a SQLite file, or ``sahut_bench_<random>`` on PostgreSQL),
+  migrates it, imports the sample FAQ and registers staff with the ``sahut`` CLI,
+* starts N workers (polling: ``sahut run``; webhook: ``sahut run --webhook``),
+* **latency**: offers a steady 200 updates/s per worker for a few seconds (each on a fresh
+  citizen chat) and reports p50/p95/p99 of "update received → reply queued": for webhooks the
+  round trip of the POST (the worker answers only after the reply is committed to the
+  outbox); for polling the time from putting the update in getUpdates to the outbox row's
+  ``created_at``,
+* **throughput**: offers ``--updates`` updates as fast as the workers take them and reports
+  sustained updates/s (first to last processed),
+* reports each worker's peak RSS (VmHWM).
+
+The mix: FAQ questions, complaints (become ticket proposals), ``/status`` checks, greetings,
+and staff in OPD groups listing their queue (``/antrian``).
+
+``--burst N`` instead queues 2,000 digests and cards first, then N citizens' questions in a
+few seconds, with the sender's cap raised to ``--cap`` messages/s, and reports: updates lost,
+citizens unanswered, sustained send rate vs the cap, and how many cards/digests were sent
+while a citizen's first reply was waiting (at most the sends already in flight).
+
+Examples (see docs/benchmarks.md, "## Load")::
+
+    python benchmarks/load.py --db sqlite --mode polling --workers 1
+    python benchmarks/load.py --db sqlite --mode webhook --workers 1
+    python benchmarks/load.py --db postgresql://postgres@127.0.0.1:5432/postgres --workers 3
+    python benchmarks/load.py --db sqlite --mode polling --burst 10000 --cap 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from db.engine import normalise_url  # noqa: E402
+from tests.telegram_fake import FakeTelegram  # noqa: E402
+
+TOKEN = "123456:BENCH-TOKEN"
+SECRET = "bench-secret"
+STAFF = {"BAPENDA": (7101, -1001000000001), "DISDIK": (7102, -1001000000002)}
+SUPERVISOR = 7201
+QUESTIONS = [
+    "min gmn cara bayar pajak kendaraan bermotor?",
+    "kapan pendaftaran spmb sma negeri dibuka",
+    "syarat balik nama kendaraan dari provinsi lain apa aja",
+    "apakah ada pemutihan denda pajak motor tahun ini",
+]
+COMPLAINTS = [
+    "petugas samsat minta uang tambahan tanpa kuitansi, tolong ditindak",
+    "jalan provinsi di km 12 rusak parah sudah 3 bulan tidak diperbaiki",
+    "sekolah minta pungutan seragam padahal katanya gratis",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+class Deployment:
+    """A database, a config file and N worker processes."""
+
+    def __init__(self, db: str, mode: str, workers: int, fake: FakeTelegram,
+                 sender: dict[str, Any]) -> None:
+        self.mode, self.workers_n, self.fake = mode, workers, fake
+        self.tmp = Path(tempfile.mkdtemp(prefix="sahut-load-"))
+        self.admin_url: str | None = None
+        if db == "sqlite":
+            self.url = f"sqlite:///{self.tmp / 'sahut.db'}"
+        else:
+            self.admin_url = db
+            name = f"sahut_bench_{secrets.token_hex(4)}"
+            with psycopg.connect(db, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            self.url = db.rsplit("/", 1)[0] + "/" + name
+        config = (ROOT / "config.toml").read_text(encoding="utf-8")
+        config = config.replace("\n[sender]\n", "\n[sender]\n" + "".join(
+            f"{k} = {v!r}\n" for k, v in sender.items()), 1)
+        config = config.replace("messages_per_minute = 20", "messages_per_minute = 600")
+        self.config = self.tmp / "config.toml"
+        self.config.write_text(config, encoding="utf-8")
+        self.env = {**os.environ, "DATABASE_URL": self.url, "TELEGRAM_BOT_TOKEN": TOKEN,
+                    "TELEGRAM_BASE_URL": fake.base_url,
+                    "TELEGRAM_BASE_FILE_URL": fake.base_file_url,
+                    "TELEGRAM_WEBHOOK_SECRET": SECRET, "SAHUT_CONFIG": str(self.config)}
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.ports: list[int] = []
+
+    def cli(self, *args: str) -> None:
+        subprocess.run([sys.executable, "-m", "bot", *args], env=self.env, check=True,
+                       cwd=ROOT, stdout=subprocess.DEVNULL)
+
+    def prepare(self) -> None:
+        self.cli("db", "upgrade")
+        self.cli("faq", "import", str(ROOT / "bot" / "sample" / "faq.csv"))
+        for code, (person, _) in STAFF.items():
+            self.cli("staff", "add", "--telegram-id", str(person), "--name", f"Staf {code}",
+                     "--opd", code)
+        self.cli("staff", "add", "--telegram-id", str(SUPERVISOR), "--name", "Kepala",
+                 "--supervisor")
+
+    def start(self) -> None:
+        for _ in range(self.workers_n):
+            args = [sys.executable, "-m", "bot", "run"]
+            if self.mode == "webhook":
+                port = _free_port()
+                self.ports.append(port)
+                args += ["--webhook", "--listen", f"127.0.0.1:{port}",
+                         "--public-url", f"https://bench.example/{port}"]
+            self.procs.append(subprocess.Popen(args, env=self.env, cwd=ROOT))
+        deadline = time.monotonic() + 60
+        for port in self.ports:
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).is_success:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+        time.sleep(1.5)
+
+    def rss(self) -> list[float]:
+        return [round(_peak_rss_mb(p.pid), 1) for p in self.procs]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def cleanup(self) -> None:
+        if self.admin_url:
+            name = self.url.rsplit("/", 1)[1]
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def engine(self) -> Any:
+        return create_engine(normalise_url(self.url))
+
+
+class Traffic:
+    """Simulated citizens and staff as Telegram updates."""
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        self.fake = fake
+        self.ids = itertools.count(1)
+        self.chats = itertools.count(600_000)
+
+    def update(self, n: int) -> tuple[dict[str, Any], int]:
+        kind = n % 10
+        if kind == 9:
+            code = list(STAFF)[n % 2]
+            person, group = STAFF[code]
+            update = self.fake.message_update(group, person, "/antrian",
+                                              chat_type="supergroup")
+            chat = group
+        else:
+            chat = next(self.chats)
+            text_ = (COMPLAINTS[n % len(COMPLAINTS)] if kind in (0, 1, 2) else
+                     "/status" if kind == 3 else "halo min" if kind == 4 else
+                     QUESTIONS[n % len(QUESTIONS)])
+            update = self.fake.message_update(chat, chat, text_)
+        update["update_id"] = next(self.ids)
+        return update, chat
+
+
+def _processed(engine: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM processed_updates")).scalar() or 0)
+
+
+def _first_reply_at(engine: Any, chats: list[int]) -> dict[int, datetime]:
+    out: dict[int, datetime] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(chats), 500):
+            part = chats[start:start + 500]
+            rows = conn.execute(text(
+                "SELECT chat_id, min(created_at) FROM outbox WHERE chat_id IN ("
+                + ",".join(str(c) for c in part) + ") GROUP BY chat_id"))
+            for chat, created in rows:
+                if isinstance(created, str):
+                    created = datetime.fromisoformat(created)
+                out[int(chat)] = created if created.tzinfo else created.replace(tzinfo=UTC)
+    return out
+
+
+async def _post(client: httpx.AsyncClient, port: int, update: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    while True:  # like Telegram: anything but 200 (or no answer) is delivered again
+        try:
+            answer = await client.post(f"http://127.0.0.1:{port}/telegram", json=update,
+                                       headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+            if answer.status_code == 200:
+                return time.perf_counter() - started
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+
+
+async def latency_phase(dep: Deployment, traffic: Traffic, rate: float,
+                        seconds: float) -> list[float]:
+    """Steady offered load; latencies in seconds."""
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    if dep.mode == "webhook":
+        ports = itertools.cycle(dep.ports)
+        async with httpx.AsyncClient(timeout=30,
+                                     limits=httpx.Limits(max_connections=200)) as client:
+            tasks = []
+            started = time.perf_counter()
+            for n in range(total):
+                delay = started + n / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                update, _ = traffic.update(n)
+                tasks.append(asyncio.create_task(_post(client, next(ports), update)))
+            latencies = list(await asyncio.gather(*tasks))
+        return latencies
+    pushed: dict[int, datetime] = {}
+    started = time.perf_counter()
+    engine = dep.engine()
+    for n in range(total):
+        delay = started + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        update, chat = traffic.update(n)
+        if chat > 0:
+            pushed[chat] = datetime.now(UTC)
+        dep.fake.push_update(update)
+    while dep.fake.pending_updates:  # noqa: ASYNC110 - a counter in another thread
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
+    replies = await asyncio.to_thread(_first_reply_at, engine, list(pushed))
+    engine.dispose()
+    return [(replies[c] - at).total_seconds() for c, at in pushed.items() if c in replies]
+
+
+async def throughput_phase(dep: Deployment, traffic: Traffic, total: int) -> float:
+    """Offer ``total`` updates as fast as they are taken; sustained updates/s."""
+    engine = dep.engine()
+    before = await asyncio.to_thread(_processed, engine)
+    updates = [traffic.update(n)[0] for n in range(total)]
+    started = time.perf_counter()
+    if dep.mode == "webhook":
+        ports = itertools.cycle(dep.ports)
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        for update in updates:
+            queue.put_nowait(update)
+
+        async def pump(client: httpx.AsyncClient, port: int) -> None:
+            while not queue.empty():
+                await _post(client, port, queue.get_nowait())
+
+        async with httpx.AsyncClient(timeout=60,
+                                     limits=httpx.Limits(max_connections=200)) as client:
+            await asyncio.gather(*(pump(client, next(ports))
+                                   for _ in range(16 * dep.workers_n)))
+    else:
+        for update in updates:
+            dep.fake.push_update(update)
+        while await asyncio.to_thread(_processed, engine) < before + total:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return total / elapsed
+
+
+def _outbox_stats(engine: Any) -> dict[str, Any]:
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT id, chat_id, priority, state, created_at, sent_at FROM outbox")).all()
+    return {"rows": rows}
+
+
+def _as_dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def burst(dep: Deployment, traffic: Traffic, total: int, cap: float) -> dict[str, Any]:
+    """Digests and cards queued first, then ``total`` citizens at once."""
+    engine = dep.engine()
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        for n in range(2000):
+            conn.execute(text(
+                "INSERT INTO outbox (channel, chat_id, template, context, priority, state, "
+                "attempts, created_at, available_at) VALUES ('telegram', :chat, "
+                "'common/unknown_command', '{}', :priority, 'pending', 0, :now, :now)"),
+                {"chat": -1002000000000 - n if n % 2 else 900_000 + n,
+                 "priority": 2 if n % 2 else 4, "now": now})
+    citizens = []
+    started = time.perf_counter()
+    for n in range(total):
+        chat = next(traffic.chats)
+        update = dep.fake.message_update(chat, chat, QUESTIONS[n % len(QUESTIONS)])
+        update["update_id"] = next(traffic.ids)
+        citizens.append(chat)
+        if dep.mode == "webhook":
+            raise SystemExit("--burst drives the polling mode")
+        dep.fake.push_update(update)
+    offered = time.perf_counter() - started
+    deadline = time.monotonic() + 3600
+    while True:
+        with engine.connect() as conn:
+            waiting = conn.execute(text(
+                "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')")).scalar()
+            done = _processed(engine)
+        if not waiting and done >= total:
+            break
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    rows = _outbox_stats(engine)["rows"]
+    engine.dispose()
+    answered = {chat for chat in citizens if dep.fake.texts_to(chat)}
+    sent = sorted(_as_dt(r.sent_at) for r in rows if r.state == "sent")  # type: ignore[type-var]
+    span = (sent[-1] - sent[0]).total_seconds() if len(sent) > 1 else 0.0
+    # Steady state: the middle 80 % of the sends.
+    lo, hi = sent[len(sent) // 10], sent[len(sent) * 9 // 10]
+    steady = (len(sent) * 0.8) / max((hi - lo).total_seconds(), 1e-9)
+    citizen_set = set(citizens)
+    replies = [r for r in rows if r.chat_id in citizen_set]
+    low = sorted(_as_dt(r.sent_at) for r in rows  # type: ignore[type-var]
+                 if r.priority >= 2 and r.state == "sent")
+    worst = 0
+    import bisect
+    for reply in replies:
+        created, sent_at = _as_dt(reply.created_at), _as_dt(reply.sent_at)
+        if created is None or sent_at is None:
+            continue
+        worst = max(worst, bisect.bisect_left(low, sent_at) - bisect.bisect_right(low, created))
+    return {"citizens": total, "offered_in_s": round(offered, 2),
+            "updates_processed": done, "lost": total - min(done, total),
+            "unanswered": total - len(answered), "messages_sent": len(sent),
+            "send_span_s": round(span, 1), "steady_send_rate": round(steady, 1),
+            "cap": cap, "rate_vs_cap": round(steady / cap, 3),
+            "max_low_priority_sent_while_a_reply_waited": worst}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", default="sqlite", help="sqlite or a PostgreSQL server URL")
+    parser.add_argument("--mode", choices=("polling", "webhook"), default="webhook")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--updates", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=200.0, help="latency phase, per worker")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--burst", type=int, default=0)
+    parser.add_argument("--cap", type=float, default=300.0, help="burst: overall_per_second")
+    args = parser.parse_args()
+    if args.workers > 1 and args.db == "sqlite":
+        raise SystemExit("several workers need PostgreSQL")
+    fake = FakeTelegram(strict_formatting=False)
+    fake.start()
+    sender = {"overall_per_second": float(args.cap if args.burst else 30.0),
+              "private_chat_interval": 1.0}
+    dep = Deployment(args.db, "polling" if args.burst else args.mode, args.workers, fake, sender)
+    result: dict[str, Any] = {"db": "sqlite" if args.db == "sqlite" else "postgresql",
+                              "mode": dep.mode, "workers": args.workers}
+    try:
+        dep.prepare()
+        dep.start()
+        traffic = Traffic(fake)
+        if args.burst:
+            result.update(await burst(dep, traffic, args.burst, args.cap))
+        else:
+            await latency_phase(dep, traffic, 50, 1.0)  # warm-up
+            latencies = await latency_phase(dep, traffic, args.rate * args.workers, args.seconds)
+            result.update({
+                "latency_samples": len(latencies),
+                "p50_ms": round(statistics.median(latencies) * 1000, 1),
+                "p95_ms": round(_percentile(latencies, 0.95) * 1000, 1),
+                "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+            })
+            rate = await throughput_phase(dep, traffic, args.updates)
+            result["updates_per_s"] = round(rate, 1)
+            result["updates_per_s_per_worker"] = round(rate / args.workers, 1)
+        result["peak_rss_mb"] = dep.rss()
+    finally:
+        dep.stop()
+        fake.stop()
+        dep.cleanup()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
