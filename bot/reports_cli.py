@@ -42,13 +42,14 @@ def resolve_period(start: date | None, end: date | None, today: date,
     return start, end
 
 
-def make_report(services: Any, start: date, end: date, now: datetime | None = None) -> Any:
+def make_report(services: Any, start: date, end: date, now: datetime | None = None, *,
+                charts: bool = True) -> Any:
     """The report of the configured database for [start, end]."""
     from db.reports import make_report as report
 
     return report(services.engine, calendar=services.calendar, sla=services.config.sla,
-                        settings=services.config.report.metrics, start=start, end=end,
-                        now=now or services.clock())
+                  settings=services.config.report.metrics, start=start, end=end,
+                  now=now or services.clock(), charts=charts)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -59,7 +60,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         today = now.astimezone(services.config.province.tz).date()
         start, end = resolve_period(args.start, args.end, today,
                                     services.config.report.period_days)
-        report = make_report(services, start, end, now)
+        report = make_report(services, start, end, now, charts=args.format == "html")
         if args.opd:
             code = args.opd.strip().upper()
             if not any(o.code == code for o in report.opds):

@@ -118,7 +118,7 @@ def digest_context(services: Services, uow: SqlUnitOfWork, now: datetime) -> dic
     report = report_on(uow.session.connection(), calendar=services.calendar,
                        sla=services.config.sla, settings=services.config.report.metrics,
                        start=today - timedelta(days=services.config.report.period_days - 1),
-                       end=today, now=now)
+                       end=today, now=now, charts=False)
     worst = sorted((o for o in report.opds if o.overdue),
                    key=lambda o: (-o.overdue, -o.open, o.code))[:3]
     return {"date": now.isoformat(), "open": sum(o.open for o in report.opds),

@@ -76,7 +76,8 @@ def _count(condition: Any) -> Any:
 
 
 def stretch_totals(conn: Connection, book: TargetBook, lo: datetime, hi: datetime,
-                   triage: Sequence[str], totals: dict[str, OpdTotals]) -> None:
+                   triage: Sequence[str], totals: dict[str, OpdTotals],
+                   bins: bool = True) -> None:
     """Handled/answered tickets, charged responses, targets met, distribution bins.
 
     One streaming pass per kind over ``ix_assignments_report`` (the kind's first-response
@@ -95,7 +96,8 @@ def stretch_totals(conn: Connection, book: TargetBook, lo: datetime, hi: datetim
         stmt = (
             select(a.opd_code, _count(a.first_hold.is_(True)), _count(answered),
                    func.count(response), _count(response <= target),
-                   *(_count(response < edge) for edge in DISTRIBUTION_EDGES_SECONDS))
+                   *(_count(response < edge) for edge in DISTRIBUTION_EDGES_SECONDS
+                     if bins))
             .where(a.kind == kind.value, a.opened_at >= lo, a.opened_at < hi)
             .group_by(a.opd_code)
         )
@@ -107,10 +109,11 @@ def stretch_totals(conn: Connection, book: TargetBook, lo: datetime, hi: datetim
             acc.target_sum += responses * target
             acc.fr_met += met
             acc.fr_missed += responses - met
-            previous = 0
-            for i, n in enumerate([*below, responses]):
-                acc.distribution[i] += n - previous
-                previous = n
+            if bins:
+                previous = 0
+                for i, n in enumerate([*below, responses]):
+                    acc.distribution[i] += n - previous
+                    previous = n
 
 
 def _quantiles_sqlite(conn: Connection, value: Any, opd: Any, when: Any, lo: datetime,
@@ -306,9 +309,9 @@ def _merge(into: dict[str, OpdTotals], part: dict[str, OpdTotals]) -> None:
 
 
 def _stretch_pass(conn: Connection, book: TargetBook, lo: datetime, hi: datetime,
-                  triage: Sequence[str]) -> dict[str, OpdTotals]:
+                  triage: Sequence[str], bins: bool) -> dict[str, OpdTotals]:
     totals: dict[str, OpdTotals] = {}
-    stretch_totals(conn, book, lo, hi, triage, totals)
+    stretch_totals(conn, book, lo, hi, triage, totals, bins)
     a = AssignmentRow
     quantiles = _quantiles(conn, a.response_seconds, a.opd_code, a.opened_at, lo, hi,
                            {c: acc.responses for c, acc in totals.items()}, (0.5, 0.9))
@@ -333,21 +336,22 @@ def report_on(conn: Connection, *, calendar: WorkingCalendar, sla: SlaConfig,
               settings: MetricSettings, start: date, end: date, now: datetime,
               opds: Sequence[OpdInfo] | None = None,
               connections: Callable[[], AbstractContextManager[Connection]] | None = None,
-              ) -> Report:
+              charts: bool = True) -> Report:
     """The report for tickets opened in [start, end] (local dates, inclusive).
 
-    With ``connections`` (a factory of read connections) the four independent passes run in
-    parallel threads; otherwise one after the other on ``conn``.
+    ``charts=False`` skips what only the charts show (first-response distribution bins and
+    the weekly trend). With ``connections`` (a factory of read connections) the independent
+    passes run in parallel threads; otherwise one after the other on ``conn``.
     """
     lo, hi = period_bounds(start, end, calendar)
     book = TargetBook(sla, calendar.standard_day_seconds)
     infos = list(opds) if opds is not None else opd_infos(conn)
     triage = [o.code for o in infos if o.is_triage]
     passes: list[Callable[[Connection], Any]] = [
-        lambda c: _stretch_pass(c, book, lo, hi, triage),
+        lambda c: _stretch_pass(c, book, lo, hi, triage, charts),
         lambda c: _ticket_pass(c, book, lo, hi),
         lambda c: open_tickets(c, calendar, now, lo, hi),
-        lambda c: weekly_trend(c, calendar, book, lo, hi),
+        lambda c: weekly_trend(c, calendar, book, lo, hi) if charts else [],
     ]
     if connections is None:
         results = [run(conn) for run in passes]

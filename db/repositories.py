@@ -65,6 +65,17 @@ def report_facts(ticket: Ticket, index: int) -> dict[str, Any]:
                 a.first_response_seconds is not None for a in earlier)}
 
 
+def _insert(session: Session, table: Any) -> Any:
+    """An INSERT that supports ON CONFLICT on the session's database (SQLite or PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
 def format_reference(prefix: str, year: int, value: int) -> str:
     """Human-friendly reference such as ``PPID-2026-000123``."""
     return f"{prefix}-{year}-{value:06d}"
@@ -337,22 +348,27 @@ class SqlCitizenRepository:
     def get_or_create(self, channel: str, external_id: str, display_name: str | None,
                       at: datetime) -> Citizen:
         """Find a citizen by channel identity, creating them on first contact."""
-        stmt = select(CitizenRow).where(CitizenRow.channel == channel,
-                                        CitizenRow.external_id == external_id)
-        row = self.session.scalars(stmt).first()
-        if row is None:
-            try:
-                with self.session.begin_nested():
-                    row = CitizenRow(channel=channel, external_id=external_id,
-                                     display_name=display_name, created_at=at)
-                    self.session.add(row)
-            except IntegrityError:
-                row = self.session.scalars(stmt).one()
-        elif display_name and row.display_name != display_name:
-            row.display_name = display_name
-        if row.blocked_at is not None:
-            row.blocked_at = None  # they wrote to us again, so they unblocked the bot
-        return _citizen(row)
+        # Plain statements, no ORM objects or savepoints: this runs for every message.
+        columns = (CitizenRow.id, CitizenRow.display_name, CitizenRow.blocked_at)
+        where = (CitizenRow.channel == channel, CitizenRow.external_id == external_id)
+        found = self.session.execute(select(*columns).where(*where)).first()
+        if found is None:
+            self.session.execute(_insert(self.session, CitizenRow).values(
+                channel=channel, external_id=external_id, display_name=display_name,
+                created_at=at,
+            ).on_conflict_do_nothing(index_elements=["channel", "external_id"]))
+            found = self.session.execute(select(*columns).where(*where)).one()
+        citizen_id, name, blocked_at = found
+        changes: dict[str, Any] = {}
+        if display_name and name != display_name:
+            changes["display_name"] = name = display_name
+        if blocked_at is not None:
+            changes["blocked_at"] = None  # they wrote to us again, so they unblocked the bot
+        if changes:
+            self.session.execute(
+                update(CitizenRow).where(CitizenRow.id == citizen_id).values(**changes))
+        return Citizen(id=citizen_id, channel=channel, external_id=external_id,
+                       display_name=name, blocked_at=None)
 
     def get(self, citizen_id: int) -> Citizen | None:
         """A citizen by id."""
@@ -477,19 +493,17 @@ class SqlDraftRepository:
 
     def get(self, channel: str, chat_id: int) -> Draft | None:
         """The draft of a chat, if one is being made."""
-        row = self.session.scalars(select(DraftRow).where(
-            DraftRow.channel == channel, DraftRow.chat_id == chat_id)).first()
-        return Draft(channel, chat_id, dict(row.data)) if row else None
+        data = self.session.scalar(select(DraftRow.data).where(
+            DraftRow.channel == channel, DraftRow.chat_id == chat_id))
+        return Draft(channel, chat_id, dict(data)) if data is not None else None
 
     def put(self, draft: Draft, at: datetime) -> None:
-        """Create or replace a chat's draft."""
-        row = self.session.scalars(select(DraftRow).where(
-            DraftRow.channel == draft.channel, DraftRow.chat_id == draft.chat_id)).first()
-        if row is None:
-            row = DraftRow(channel=draft.channel, chat_id=draft.chat_id)
-            self.session.add(row)
-        row.data = dict(draft.data)
-        row.updated_at = at
+        """Create or replace a chat's draft (one upsert)."""
+        stmt = _insert(self.session, DraftRow).values(
+            channel=draft.channel, chat_id=draft.chat_id, data=dict(draft.data), updated_at=at)
+        self.session.execute(stmt.on_conflict_do_update(
+            index_elements=["channel", "chat_id"],
+            set_={"data": stmt.excluded.data, "updated_at": stmt.excluded.updated_at}))
 
     def delete(self, channel: str, chat_id: int) -> None:
         """Forget a chat's draft."""
@@ -505,17 +519,15 @@ class SqlOutboxRepository:
 
     def add(self, message: Outgoing, at: datetime) -> int:
         """Queue a message; returns its outbox id."""
-        row = OutboxRow(
+        stmt = insert(OutboxRow).values(
             channel=message.channel, chat_id=message.chat_id, template=message.template,
             context=message.context, keyboard=message.keyboard_json(),
             attachment=message.attachment, ticket_id=message.ticket_id,
             link_purpose=message.link_purpose, reply_to_message_id=message.reply_to_message_id,
             priority=int(message.priority), state="pending", attempts=0, created_at=at,
             available_at=at,
-        )
-        self.session.add(row)
-        self.session.flush()
-        return row.id
+        ).returning(OutboxRow.id)
+        return int(self.session.execute(stmt).scalar_one())
 
 
 class SqlUpdateLog:
@@ -525,16 +537,16 @@ class SqlUpdateLog:
         self.session = session
 
     def claim(self, channel: str, update_id: int, at: datetime) -> bool:
-        """True the first time an update is seen; False for a redelivery."""
-        if self.session.get(ProcessedUpdateRow, (channel, update_id)) is not None:
-            return False
-        try:
-            with self.session.begin_nested():
-                self.session.add(ProcessedUpdateRow(channel=channel, update_id=update_id,
-                                                    processed_at=at))
-        except IntegrityError:
-            return False
-        return True
+        """True the first time an update is seen; False for a redelivery.
+
+        One INSERT ... ON CONFLICT DO NOTHING: on PostgreSQL a concurrent claim of the same
+        update waits for the first transaction and then finds the row, so only one wins.
+        """
+        stmt = _insert(self.session, ProcessedUpdateRow).values(
+            channel=channel, update_id=update_id, processed_at=at,
+        ).on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        inserted = self.session.execute(stmt.returning(ProcessedUpdateRow.update_id)).first()
+        return inserted is not None
 
 
 class SqlUnitOfWork:

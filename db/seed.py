@@ -357,10 +357,14 @@ def seed_demo(engine: Engine, *, calendar: WorkingCalendar, sla: SlaConfig, ppid
         done += size
         if progress is not None:
             progress(done, tickets)
-    with engine.begin() as conn:  # fresh planner statistics for the report queries
-        if dialect == "sqlite":
+    # Fresh planner statistics; on PostgreSQL also the visibility map that index-only scans
+    # need (autovacuum would get there later on its own).
+    if dialect == "sqlite":
+        with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
-        else:
-            conn.exec_driver_sql("ANALYZE tickets")
-            conn.exec_driver_sql("ANALYZE ticket_assignments")
+    else:
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table in ("tickets", "ticket_assignments", "ticket_events"):
+                conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
     return result

@@ -22,7 +22,7 @@ def _period(ctx: HandlerContext, default: str) -> tuple[datetime, datetime, str]
     return period_bounds(period, ctx.services.clock(), ctx.services.config.province.tz)
 
 
-def _report(ctx: HandlerContext, start: date, end: date) -> Report | None:
+def _report(ctx: HandlerContext, start: date, end: date, *, charts: bool) -> Report | None:
     """The metrics report, read in the handler's own transaction (None without SQL)."""
     from db.reports import report_on
 
@@ -32,7 +32,7 @@ def _report(ctx: HandlerContext, start: date, end: date) -> Report | None:
     services = ctx.services
     return report_on(session.connection(), calendar=services.calendar,
                      sla=services.config.sla, settings=services.config.report.metrics,
-                     start=start, end=end, now=services.clock())
+                     start=start, end=end, now=services.clock(), charts=charts)
 
 
 def summary(ctx: HandlerContext) -> None:
@@ -41,7 +41,8 @@ def summary(ctx: HandlerContext) -> None:
     tz = ctx.services.config.province.tz
     principal = ctx.principal()
     authorize(principal, Action.VIEW_SUMMARY)
-    report = _report(ctx, start.astimezone(tz).date(), end.astimezone(tz).date())
+    report = _report(ctx, start.astimezone(tz).date(), end.astimezone(tz).date(),
+                     charts=False)
     if report is None:  # a unit of work without SQL (unit tests): the simple summary
         rows: list[dict[str, Any]] = [
             asdict(r) for r in ctx.helpdesk.summary(ctx.uow, principal, start, end)]
@@ -72,7 +73,7 @@ def report(ctx: HandlerContext) -> None:
         start = lo.astimezone(tz).date()
     else:
         start = today - timedelta(days=services.config.report.period_days - 1)
-    built = _report(ctx, start, today)
+    built = _report(ctx, start, today, charts=True)
     if built is None:
         return
     folder = (Path(services.config.report.reports_dir).resolve()
