@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -41,7 +42,7 @@ class RateLimiter:
             if bucket.tokens >= 1.0:
                 bucket.tokens -= 1.0
                 return True, False, 0
-            wait = int((1.0 - bucket.tokens) / self.rate) + 1 if self.rate > 0 else 60
+            wait = max(1, math.ceil((1.0 - bucket.tokens) / self.rate)) if self.rate > 0 else 60
             notify = now - bucket.notified_at >= 60.0
             if notify:
                 bucket.notified_at = now
