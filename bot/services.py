@@ -18,6 +18,7 @@ from db.engine import make_engine, make_session_factory
 from db.migrate import check_current
 from db.repositories import SqlUnitOfWork
 from routing.holidays_id import indonesian_holidays
+from routing.metrics import Report
 from routing.people import Opd
 from routing.ports import Clock, UnitOfWork
 from routing.services import Helpdesk, HelpdeskSettings
@@ -73,6 +74,17 @@ class Services:
     def dispose(self) -> None:
         """Close database connections."""
         self.engine.dispose()
+
+    def report(self, uow: UnitOfWork, start: date, end: date, *, charts: bool) -> Report:
+        """The metrics report for tickets opened in [start, end], read in ``uow``'s transaction."""
+        from db.reports import report_on
+
+        session = getattr(uow, "session", None)
+        if session is None:
+            raise TypeError("reports are read from the SQL database")
+        return report_on(session.connection(), calendar=self.calendar, sla=self.config.sla,
+                         settings=self.config.report.metrics, start=start, end=end,
+                         now=self.clock(), charts=charts)
 
 
 def sync_opds(uow: UnitOfWork, config: Config, now: datetime) -> None:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from handlers.context import HandlerContext
-from routing.metrics import Report
 from routing.periods import period_bounds
 from routing.policy import Action, authorize
 
@@ -22,32 +19,15 @@ def _period(ctx: HandlerContext, default: str) -> tuple[datetime, datetime, str]
     return period_bounds(period, ctx.services.clock(), ctx.services.config.province.tz)
 
 
-def _report(ctx: HandlerContext, start: date, end: date, *, charts: bool) -> Report | None:
-    """The metrics report, read in the handler's own transaction (None without SQL)."""
-    from db.reports import report_on
-
-    session = getattr(ctx.uow, "session", None)
-    if session is None:
-        return None
-    services = ctx.services
-    return report_on(session.connection(), calendar=services.calendar,
-                     sla=services.config.sla, settings=services.config.report.metrics,
-                     start=start, end=end, now=services.clock(), charts=charts)
-
-
 def summary(ctx: HandlerContext) -> None:
     """/ringkasan [hari|minggu|bulan|tahun]: per-OPD figures, index and rank for the period."""
     start, end, period = _period(ctx, "minggu")
     tz = ctx.services.config.province.tz
     principal = ctx.principal()
     authorize(principal, Action.VIEW_SUMMARY)
-    report = _report(ctx, start.astimezone(tz).date(), end.astimezone(tz).date(),
-                     charts=False)
-    if report is None:  # a unit of work without SQL (unit tests): the simple summary
-        rows: list[dict[str, Any]] = [
-            asdict(r) for r in ctx.helpdesk.summary(ctx.uow, principal, start, end)]
-    else:
-        rows = [o.to_json() for o in report.opds]
+    report = ctx.services.report(ctx.uow, start.astimezone(tz).date(),
+                                 end.astimezone(tz).date(), charts=False)
+    rows = [o.to_json() for o in report.opds]
     ctx.reply("supervisor/summary", {
         "period_label": PERIOD_LABELS[period], "start": start.isoformat(),
         "end": end.isoformat(), "rows": rows,
@@ -59,8 +39,6 @@ def report(ctx: HandlerContext) -> None:
 
     Without an argument: the configured default period (the last 30 days).
     """
-    from datetime import timedelta
-
     from bot.report_output import to_csv, to_html, to_png
 
     authorize(ctx.principal(), Action.VIEW_REPORT)
@@ -73,9 +51,7 @@ def report(ctx: HandlerContext) -> None:
         start = lo.astimezone(tz).date()
     else:
         start = today - timedelta(days=services.config.report.period_days - 1)
-    built = _report(ctx, start, today, charts=True)
-    if built is None:
-        return
+    built = ctx.services.report(ctx.uow, start, today, charts=True)
     folder = (Path(services.config.report.reports_dir).resolve()
               / f"{now.astimezone(tz):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}")
     folder.mkdir(parents=True, exist_ok=True)

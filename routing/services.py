@@ -8,7 +8,6 @@ into polite replies.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -78,24 +77,6 @@ class TicketView:
             "overdue": self.overdue, "anonymous": t.anonymous, "rating": t.rating,
             "answered": t.first_response_at is not None,
         }
-
-
-@dataclass(frozen=True)
-class OpdSummary:
-    """Per-OPD figures for a period, as supervisors see them in chat."""
-
-    code: str
-    name: str
-    tickets: int
-    answered: int
-    first_response_median_hours: float | None
-    within_target_pct: float | None
-    open: int
-    overdue: int
-
-
-def _median_hours(values: Sequence[float]) -> float | None:
-    return round(statistics.median(values) / 3600, 1) if values else None
 
 
 class Helpdesk:
@@ -463,31 +444,6 @@ class Helpdesk:
 
     # -- supervisors ----------------------------------------------------------------------
 
-    def summary(self, uow: UnitOfWork, principal: Principal, start: datetime,
-                end: datetime) -> list[OpdSummary]:
-        """Per-OPD counts and first-response figures for tickets opened in [start, end)."""
-        authorize(principal, Action.VIEW_SUMMARY)
-        now = self.now()
-        rows: list[OpdSummary] = []
-        all_tickets = uow.tickets.find()
-        for opd in uow.opds.all():
-            mine = [t for t in all_tickets if t.opd_code == opd.code]
-            period = [t for t in mine if start <= t.created_at < end]
-            views = [self.view(uow, t, now) for t in period]
-            responses = [t.first_response_seconds for t in period
-                         if t.first_response_seconds is not None]
-            target = [v for v in views if v.ticket.first_response_at is not None
-                      and v.ticket.first_response_at <= v.deadlines.first_response]
-            active = [self.view(uow, t, now) for t in mine if t.is_active]
-            rows.append(OpdSummary(
-                code=opd.code, name=opd.name, tickets=len(period),
-                answered=sum(1 for t in period if t.first_response_at is not None),
-                first_response_median_hours=_median_hours(responses),
-                within_target_pct=round(100 * len(target) / len(period), 1) if period else None,
-                open=len(active), overdue=sum(1 for v in active if v.overdue),
-            ))
-        return rows
-
     def overdue(self, uow: UnitOfWork, principal: Principal) -> list[TicketView]:
         """Every active ticket past a due time, most late first."""
         authorize(principal, Action.VIEW_SUMMARY)
@@ -534,4 +490,4 @@ class Helpdesk:
         return created, updated, removed
 
 
-__all__ = ["Helpdesk", "HelpdeskSettings", "InvalidTransition", "OpdSummary", "TicketView"]
+__all__ = ["Helpdesk", "HelpdeskSettings", "InvalidTransition", "TicketView"]
