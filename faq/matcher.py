@@ -7,7 +7,7 @@ import itertools
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -47,7 +47,12 @@ class MatchSettings:
     candidate_min_ratio: float = 0.55
     #: A message whose concrete-case score reaches this is a report to act on (route), not a
     #: question.
-    case_threshold: float = 2.0
+    case_threshold: float = 1.75
+    #: FAQ score above which a stronger FAQ match needs more case evidence to be routed instead.
+    case_strong_faq: float = 60.0
+    #: Extra case evidence needed per FAQ score point above `case_strong_faq` (a near-verbatim
+    #: FAQ question that names a place is still that question).
+    case_faq_slope: float = 0.03
     #: How much each information-request word (bagaimana, cara, di mana, syarat, ...) offsets case
     #: evidence.
     question_weight: float = 1.5
@@ -69,6 +74,9 @@ class MatchSettings:
     #: Weight of the similarity to the OPD profile (mandate, FAQ words, examples) in routing
     #: confidence.
     route_profile_weight: float = 1.0
+    #: Weight of the similarity to the OPD's mandate alone (name, description, keywords, mandate
+    #: words; without its FAQ words, which dilute it) in routing confidence.
+    route_mandate_weight: float = 0.6
     #: Weight of the built-in mandate words (faq/data/opd_keywords.tsv) in an OPD's routing
     #: profile.
     mandate_keyword_weight: float = 3.0
@@ -170,6 +178,8 @@ class Signals:
     spam: float = 0.0
     case: float = 0.0
     out_of_remit: float = 0.0
+    #: Distinct OPDs the message names ("ke dinsos apa PU?").
+    agencies: int = 0
     intent: bool = False
     ask: float = 0.0
     opd_scores: list[tuple[str, float]] = field(default_factory=list)
@@ -249,7 +259,7 @@ class _Stemmer:
 
     def __init__(self, protected: frozenset[str]) -> None:
         self._protected = protected
-        self._cache: dict[str, str] = {}
+        self.cache: dict[str, str] = {}
         self._roots: frozenset[str] = frozenset()
         try:
             from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
@@ -258,29 +268,46 @@ class _Stemmer:
             self._roots = frozenset(self._impl.dictionary.words)
         except Exception:  # pragma: no cover - optional dependency
             self._impl = None
+        self._check_roots = self._roots
 
-    def _may_stem(self, word: str) -> bool:
-        roots = self._roots
+    def restrict(self, useful: Iterable[str]) -> None:
+        """From now on, stem new words only towards these roots (index, routing, marker words).
+
+        A new word none of whose possible roots is useful keeps its form: its stem would match
+        nothing anyway, and Sastrawi costs ~1.5 ms per unseen word (typos, names).
+        """
+        self._check_roots = self._roots & frozenset(useful)
+
+    def _root_of(self, word: str, roots: frozenset[str]) -> str | None:
+        """A root among `roots` that stripping affixes from the word can give (longest first)."""
         n = len(word)
         starts = [i for i in range(min(_MAX_STEM_PREFIX, n - 2) + 1) if word[:i] in _STEM_PREFIXES]
         ends = [
             j for j in range(max(2, n - _MAX_STEM_SUFFIX), n + 1) if word[j:] in _STEM_SUFFIXES
         ]
+        found: str | None = None
         for i in starts:
             for j in ends:
-                if j - i < 2:
+                if j - i < 2 or (found is not None and j - i <= len(found)):
                     continue
                 core = word[i:j]
                 if core in roots:
-                    return True
-                if i and any(c + core in roots for c in _RECODE):
-                    return True
+                    found = core
+                    continue
+                if i:
+                    hit = next((c + core for c in _RECODE if c + core in roots), None)
+                    if hit is not None:
+                        found = hit
+                        continue
                 if core[1:3] in _INFIXES and core[0] + core[3:] in roots:
-                    return True
-        return False
+                    found = core[0] + core[3:]
+        return found
+
+    def _may_stem(self, word: str) -> bool:
+        return self._root_of(word, self._check_roots) is not None
 
     def __call__(self, word: str) -> str:
-        hit = self._cache.get(word)
+        hit = self.cache.get(word)
         if hit is not None:
             return hit
         if (
@@ -289,14 +316,20 @@ class _Stemmer:
             or len(word) <= 3
             or not word.isalpha()
             or word in self._roots
-            or not self._may_stem(word)
         ):
             out = word
-        else:
+        elif self._may_stem(word):
             out = self._impl.stem(word) or word
-        if len(self._cache) >= _CACHE_SIZE:
-            self._cache.clear()
-        self._cache[word] = out
+        elif self._check_roots is self._roots:
+            out = word
+        else:
+            # Only roots that match nothing here: strip the affixes without calling Sastrawi, so
+            # the (useless) stem is still a stem, as it would have been.
+            root = self._root_of(word, self._roots)
+            out = root if root is not None and len(root) >= 4 else word
+        if len(self.cache) >= _CACHE_SIZE:
+            self.cache.clear()
+        self.cache[word] = out
         return out
 
 
@@ -400,6 +433,7 @@ class FaqMatcher:
         }
         self._drop = self.res.stopwords | self.res.address
         self._term_cache: dict[str, str] = {}
+        self._last_terms: tuple[Sequence[str] | None, list[str]] = (None, [])
         self._places = dict.fromkeys(self.res.places, 1.0)
         self._place_words = frozenset(w for p in self.res.places for w in p)
         s = settings
@@ -490,10 +524,10 @@ class FaqMatcher:
         by_key: dict[tuple[str, int], list[str]] = defaultdict(list)
         for t in self._vocab:
             if t.isalpha() and len(t) >= 3:
-                for key in {"<" + t[:2], t[-2:] + ">", "<" + t[:3], t[-3:] + ">"}:
+                for key in {*_fuzzy_keys(t, 3), *_fuzzy_keys(t, 2)}:
                     by_key[(key, len(t))].append(t)
         for key, size in {(k[0], k[1] + d) for k in by_key for d in range(-3, 4)}:
-            if size < 4 or (len(key) == 4) != (size >= 6):
+            if size < 4 or key not in _fuzzy_keys_of_size(key, size):
                 continue  # only the key kind a word of this length looks up
             slack = max(1, size // 4)
             merged = [
@@ -505,27 +539,45 @@ class FaqMatcher:
 
         # OPD profiles: their mandate words plus the words of their FAQs (the FAQ neighbourhood).
         self._opd_codes = sorted(self.opds)
+        # OPD names and codes as normalised phrases, indexed by first word ("dinsos" is read as
+        # "dinas sosial", "PU" as "pupr").
+        self._opd_names: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
+        for code, prof in self.opds.items():
+            for label in {code, prof.name}:
+                phrase = tuple(self.norm.tokens(label, 500))
+                if phrase and (phrase, code) not in self._opd_names[phrase[0]]:
+                    self._opd_names[phrase[0]].append((phrase, code))
         self._opd_vecs: dict[str, dict[str, float]] = {}
         self._build_opd_profiles(doc_tf, routing_examples)
+        useful = set(self._route_vocab) | set(self._syn)
+        for table in (self._oor_stems, self._case_stems):
+            for marker in table:
+                useful.update(marker)
+        self._stem.restrict(useful)
 
     def _build_opd_profiles(
         self, doc_tf: list[dict[str, float]], routing_examples: Iterable[tuple[str, str]]
     ) -> None:
         bags: dict[str, dict[str, float]] = {c: defaultdict(float) for c in self._opd_codes}
+        mandates: dict[str, dict[str, float]] = {c: defaultdict(float) for c in self._opd_codes}
         for i, tf in enumerate(doc_tf):
             bag = bags[self._doc_opd[i]]
             for t, f in tf.items():
                 bag[t] += f
         for code, prof in self.opds.items():
             bag = bags[code]
+            mand = mandates[code]
             for text in (prof.name, prof.description, *prof.keywords):
                 for t in self._terms(self.norm.tokens(text, 100_000)):
                     bag[t] += 1.5
+                    mand[t] += 1.0
             # The agency's own code and short name ("BKD", "dinsos") name it outright.
             bag[code.lower()] += self.settings.mandate_keyword_weight
+            mand[code.lower()] += self.settings.mandate_keyword_weight
             for text in self.res.opd_keywords.get(code, ()):
                 for t in self._terms(self.norm.tokens(text)):
                     bag[t] += self.settings.mandate_keyword_weight
+                    mand[t] += self.settings.mandate_keyword_weight
         # Staff-confirmed routings: their own small index so they also act as nearest neighbours.
         self._examples: list[tuple[dict[str, float], str]] = []
         for text, code in routing_examples:
@@ -559,6 +611,24 @@ class FaqMatcher:
         self._opd_postings = {
             t: sorted(plist, key=lambda p: -p[1])[:_OPD_POSTINGS] for t, plist in opd_post.items()
         }
+        # Mandate-only profiles: a few dozen words each, so a matching mandate word weighs much
+        # more than in the FAQ-diluted profile. Weighted with an IDF over mandates.
+        mdf: dict[str, int] = defaultdict(int)
+        for mand in mandates.values():
+            for t in mand:
+                mdf[t] += 1
+        n_m = len(mandates) or 1
+        self._mandate_idf = {t: math.log(1 + n_m / c) for t, c in mdf.items()}
+        m_post: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for code, mand in mandates.items():
+            unit = self._unit(
+                {t: (1 + math.log(1 + f)) * self._mandate_idf[t] for t, f in mand.items()}
+            )
+            for t, v in unit.items():
+                m_post[t].append((code, v))
+        self._mandate_postings = {
+            t: sorted(plist, key=lambda p: -p[1])[:_OPD_POSTINGS] for t, plist in m_post.items()
+        }
         # Example vectors are weighted with the same routing IDF and inverted like the profiles.
         ex_post: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._example_opd = [code for _, code in self._examples]
@@ -568,6 +638,22 @@ class FaqMatcher:
                 ex_post[t].append((i, w))
         self._example_postings = dict(ex_post)
         del self._examples
+        # One merged posting list per word: its contribution to each OPD's profile and mandate
+        # similarity (IDF and weights folded in), so a message reads each word's OPDs once.
+        st = self.settings
+        merged: dict[str, dict[str, float]] = defaultdict(dict)
+        for t, plist in self._opd_postings.items():
+            for code, pw in plist:
+                row = merged[t]
+                row[code] = row.get(code, 0.0) + st.route_profile_weight * self._route_idf[t] * pw
+        if st.route_mandate_weight:
+            for t, plist in self._mandate_postings.items():
+                for code, pw in plist:
+                    row = merged[t]
+                    row[code] = (
+                        row.get(code, 0.0) + st.route_mandate_weight * self._mandate_idf[t] * pw
+                    )
+        self._route_post = {t: tuple(row.items()) for t, row in merged.items()}
 
     @staticmethod
     def _unit(vec: dict[str, float]) -> dict[str, float]:
@@ -575,6 +661,16 @@ class FaqMatcher:
         return {t: v / nrm for t, v in vec.items()}
 
     def _terms(self, tokens: Sequence[str]) -> list[str]:
+        # The FAQ ranking and the routing read the same message's terms: keep the last result
+        # (the pair holds the token list, so its identity cannot be reused meanwhile).
+        last = self._last_terms
+        if last[0] is tokens:
+            return last[1]
+        out = self._terms_of(tokens)
+        self._last_terms = (tokens, out)
+        return out
+
+    def _terms_of(self, tokens: Sequence[str]) -> list[str]:
         cache = self._term_cache
         out = []
         for t in tokens:
@@ -713,10 +809,11 @@ class FaqMatcher:
                 d for d, _ in heapq.nlargest(2 * s.rerank_depth, acc.items(), key=itemgetter(1))
             ]
         doc_weights = self._doc_weights
+        witems = list(weights.items())
         exact = []
         for d in pool:
             dw = doc_weights[d]
-            exact.append((d, sum(w * dw[t] for t, w in weights.items() if t in dw)))
+            exact.append((d, sum([w * dw[t] for t, w in witems if t in dw])))
         top = heapq.nlargest(s.rerank_depth, exact, key=itemgetter(1))
         top = [x for x in top if x[1] > 0]
         if not top:
@@ -760,11 +857,26 @@ class FaqMatcher:
         sig.content = content
         chatty = [t for t in content if t in res.smalltalk or t in res.address]
         sig.smalltalk_share = len(chatty) / len(content) if content else 1.0
-        stems = [self._stem(t) for t in tokens]
+        stem_cache = self._stem.cache
+        stems = [stem_cache.get(t) or self._stem(t) for t in tokens]
         sig.spam = _phrase_score(tokens, res.spam)
+        # An out-of-remit word that the best FAQ itself uses ("bandara" in a FAQ about the
+        # airport's tourist desk) is part of that FAQ's topic, not evidence against it.
+        top_doc = scored[0][0] if scored else -1
+        terms = self._terms
+        phrasings = self._phrasings
+
+        def in_top_faq(phrase: tuple[str, ...]) -> bool:
+            if len(phrase) != 1 or top_doc < 0:
+                return False
+            found = terms(phrase)
+            return bool(found) and found[0] in phrasings[top_doc].split()
+
         sig.out_of_remit = max(
-            _phrase_score(tokens, res.out_of_remit), _phrase_score(stems, self._oor_stems)
+            _phrase_score(tokens, res.out_of_remit, in_top_faq),
+            _phrase_score(stems, self._oor_stems, in_top_faq),
         )
+        sig.agencies = self._agencies(tokens)
         sig.intent = any(t in _INTENT for t in tokens)
         # Information-request evidence: question words, and a question mark (a complaint demands,
         # a question asks).
@@ -777,16 +889,33 @@ class FaqMatcher:
         sig.opd_scores = self._route_scores(tokens, scored)
         return sig
 
+    def _agencies(self, tokens: list[str]) -> int:
+        """How many distinct OPDs the message names by code or full name."""
+        table = self._opd_names
+        if table.keys().isdisjoint(tokens):
+            return 0
+        found: set[str] = set()
+        for i, t in enumerate(tokens):
+            for phrase, code in table.get(t, ()):
+                if tuple(tokens[i : i + len(phrase)]) == phrase:
+                    found.add(code)
+        return len(found)
+
     def _specifics(self, text: str, tokens: list[str]) -> float:
         """Evidence of a concrete case: named places, organisations, amounts, proper names."""
         res = self.res
         score = 0.0
         if _phrase_score(tokens, self._places) > 0:
             score += 1.0
-        markers = sum(
-            1
-            for i, t in enumerate(tokens[:-1])
-            if t in res.place_markers and tokens[i + 1] not in res.stopwords
+        place_markers = res.place_markers
+        markers = (
+            0
+            if place_markers.isdisjoint(tokens)
+            else sum(
+                1
+                for i, t in enumerate(tokens[:-1])
+                if t in res.place_markers and tokens[i + 1] not in res.stopwords
+            )
         )
         score += min(markers, 3) * 0.5
         if _NUM_RE.search(text):
@@ -794,12 +923,12 @@ class FaqMatcher:
         caps = len(_CAP_RE.findall(text[: self.settings.max_input_chars]))
         score += min(caps, 4) * 0.25
         # "sudah 3 bulan", "sejak seminggu": an ongoing situation, typical of a complaint.
-        for i, t in enumerate(tokens):
+        for i, t in enumerate(tokens if not _SINCE.isdisjoint(tokens) else ()):
             if t in _SINCE and any(u in _TIME_UNITS for u in tokens[i + 1 : i + 4]):
                 score += 1.0
                 break
         # "tolong ditindak", "mohon dicek": a request that the agency act.
-        for i, t in enumerate(tokens[:-1]):
+        for i, t in enumerate(tokens[:-1] if not _PLEASE.isdisjoint(tokens) else ()):
             if t in _PLEASE and tokens[i + 1].startswith("di") and len(tokens[i + 1]) > 4:
                 score += 1.0
                 break
@@ -834,11 +963,15 @@ class FaqMatcher:
         for d, sc in scored[:8]:
             code = self._doc_opd[d]
             scores[code] = max(scores.get(code, 0.0), st.route_faq_weight * sc)
-        # Cosine with each OPD profile, read from the inverted (term -> OPDs) postings.
-        unit = st.route_profile_weight * 100.0 / qn
-        for t, w in qv.items():
-            for code, pw in self._opd_postings.get(t, ()):
-                scores[code] = scores.get(code, 0.0) + unit * w * pw
+        # Cosine with each OPD profile and with its mandate alone, read from the merged inverted
+        # (word -> OPDs) postings; each word keeps only its strongest OPDs.
+        unit = 100.0 / qn
+        get = scores.get
+        route_post = self._route_post
+        for t in qv:
+            w = unit * q[t]
+            for code, pw in route_post.get(t, ()):
+                scores[code] = get(code, 0.0) + w * pw
         if self._example_postings:
             sims: dict[int, float] = {}
             for t, w in qv.items():
@@ -900,9 +1033,13 @@ class FaqMatcher:
             best_opd is not None and opd_conf >= s.route_threshold and opd_lead >= s.route_margin
         )
         # A how/where question inside a story asks for information, which the FAQ gives.
-        is_case = sig.case - s.question_weight * sig.ask >= s.case_threshold
+        case_bar = s.case_threshold + s.case_faq_slope * max(0.0, top - s.case_strong_faq)
+        is_case = sig.case - s.question_weight * sig.ask >= case_bar
         remote = sig.out_of_remit >= s.out_of_remit_threshold
         answer_bar = s.answer_threshold + (s.out_of_remit_penalty if remote else 0.0)
+        # A message that names several agencies ("ini urusan PU atau BPBD?") is for PPID Utama.
+        if sig.agencies >= 2 and not a.opd:
+            return Decision(text, DecisionKind.TRIAGE, score=round(top, 2), candidates=cands)
         if top >= answer_bar and top - second >= s.answer_margin and not is_case:
             e = self.entries[scored[0][0]]
             return Decision(text, DecisionKind.ANSWER, e.id, e.opd, round(top, 2), cands)
@@ -938,25 +1075,45 @@ class FaqMatcher:
         return first[0], first[1], lead
 
 
-def _fuzzy_keys(word: str) -> tuple[str, ...]:
-    """Bucket keys of a word for typo lookup: its head and tail, plus shorter ones when short."""
-    if len(word) >= 6:
-        return ("<" + word[:3], word[-3:] + ">")
-    return ("<" + word[:2], word[-2:] + ">")
+def _fuzzy_keys(word: str, size: int = 0) -> tuple[str, str]:
+    """Bucket keys of a word for typo lookup: its head, and its first letter with its tail.
+
+    Three letters each for words of six letters or more, two for shorter ones (or `size`). The
+    tail key keeps the first letter (typos rarely hit it) so that common endings ("-kan",
+    "-nya") do not make huge buckets.
+    """
+    n = size or (3 if len(word) >= 6 else 2)
+    return ("<" + word[:n], word[0] + "~" + word[-n:] + ">")
 
 
-def _phrase_score(tokens: Sequence[str], table: dict[tuple[str, ...], float]) -> float:
+def _fuzzy_keys_of_size(key: str, size: int) -> tuple[str, str]:
+    """Whether a bucket key is of the kind a word of `size` letters looks up (as a 1-tuple)."""
+    n = 3 if size >= 6 else 2
+    if key.startswith("<"):
+        return (key, "") if len(key) == n + 1 else ("", "")
+    return ("", key) if len(key) == n + 3 else ("", "")
+
+
+def _phrase_score(
+    tokens: Sequence[str],
+    table: dict[tuple[str, ...], float],
+    skip: Callable[[tuple[str, ...]], bool] | None = None,
+) -> float:
+    """Summed weight of the table's phrases (1-3 words) found in tokens, except those skipped."""
+    firsts = _first_words(table)
+    if firsts.isdisjoint(tokens):
+        return 0.0
     total = 0.0
     n = len(tokens)
-    firsts = _first_words(table)
     for i in range(n):
         if tokens[i] not in firsts:
             continue
         for size in (1, 2, 3):
             if i + size > n:
                 break
-            w = table.get(tuple(tokens[i : i + size]))
-            if w is not None:
+            key = tuple(tokens[i : i + size])
+            w = table.get(key)
+            if w is not None and not (skip and skip(key)):
                 total += w
     return total
 

@@ -156,3 +156,34 @@ def test_empty_index_does_not_crash() -> None:
     m = FaqMatcher.build([], [])
     assert m.decide("pajak motor").decision in {DecisionKind.TRIAGE, DecisionKind.SMALLTALK}
     assert m.rank("pajak motor") == []
+
+
+def test_message_naming_several_agencies_goes_to_triage(corpus_matcher: FaqMatcher) -> None:
+    d = corpus_matcher.decide("jalan depan rumah banjir terus, ini urusan dinas PU atau BPBD sih?")
+    assert d.decision is DecisionKind.TRIAGE
+    assert d.opd is None
+
+
+def test_plate_number_is_not_out_of_remit_police(corpus_matcher: FaqMatcher) -> None:
+    # "nopol" is read as "nomor polisi": a plate number, not a police matter.
+    with_plate = corpus_matcher.signals("pajak motor nopol CT 1234 AB sudah dibayar")
+    police = corpus_matcher.signals("adik saya ditangkap polisi semalam, gimana ini")
+    assert with_plate.out_of_remit < 1.0
+    assert police.out_of_remit >= 1.0
+
+
+def test_mandate_words_route_a_concrete_complaint(corpus_matcher: FaqMatcher) -> None:
+    d = corpus_matcher.decide(
+        "cerobong pabrik di Kec Tirta Mulya keluarin asap hitam tiap malam sejak 2 minggu, "
+        "warga batuk batuk. tolong ditindak"
+    )
+    assert d.decision is DecisionKind.ROUTE
+    assert d.opd == "DLH"
+
+
+def test_stemmer_skips_new_words_without_a_useful_root(corpus_matcher: FaqMatcher) -> None:
+    stem = corpus_matcher._stem
+    # A real word whose root the index knows is still stemmed by Sastrawi.
+    assert stem("pembayaran") == "bayar"
+    # A typo is left as it is (or stripped to a root of its affixes), never an error.
+    assert isinstance(stem("pemmbayaranx"), str)
