@@ -54,10 +54,12 @@ def _proposal(ctx: HandlerContext, draft: Draft, *, after_faq: bool = False) -> 
         "triage": data.get("triage", False), "after_faq": after_faq,
         "attachments": len(data.get("attachments", [])),
         "anonymous": bool(data.get("anonymous")),
+        "confidential": bool(data.get("confidential")),
     }, buttons=(
         (Button("send", f"d:{nonce}:send", {"opd": opd.code if opd else data["opd"]}),),
         kind_rows,
-        (Button("anonymous", f"d:{nonce}:anon", {"on": bool(data.get("anonymous"))}),),
+        (Button("anonymous", f"d:{nonce}:anon", {"on": bool(data.get("anonymous"))}),
+         Button("confidential", f"d:{nonce}:conf", {"on": bool(data.get("confidential"))})),
         (Button("other_opd", f"d:{nonce}:opds"), Button("cancel", f"d:{nonce}:cancel")),
     ))
 
@@ -182,6 +184,11 @@ def draft_button(ctx: HandlerContext, nonce: str, op: str, arg: str | None) -> N
         data["anonymous"] = not data.get("anonymous")
         _save(ctx, data)
         _proposal(ctx, draft)
+    elif op == "conf":
+        # SP4N-LAPOR!-style confidential report: the content stays out of public statistics.
+        data["confidential"] = not data.get("confidential")
+        _save(ctx, data)
+        _proposal(ctx, draft)
     elif op == "cancel":
         ctx.uow.drafts.delete(draft.channel, draft.chat_id)
         ctx.reply("citizen/cancelled")
@@ -197,6 +204,7 @@ def _send(ctx: HandlerContext, draft: Draft) -> None:
     view = ctx.helpdesk.open_ticket(
         ctx.uow, citizen=citizen, text=data["text"], opd_code=data["opd"],
         kind=TicketKind(data["kind"]), anonymous=bool(data.get("anonymous")),
+        confidential=bool(data.get("confidential")),
         attachments=data.get("attachments", []),
     )
     ctx.uow.drafts.delete(draft.channel, draft.chat_id)

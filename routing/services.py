@@ -74,7 +74,8 @@ class TicketView:
             "resolution_due": self.deadlines.resolution.isoformat(),
             "legal_due": self.deadlines.legal.isoformat() if self.deadlines.legal else None,
             "age_working_days": round(self.age_working_days, 1),
-            "overdue": self.overdue, "anonymous": t.anonymous, "rating": t.rating,
+            "overdue": self.overdue, "anonymous": t.anonymous,
+            "confidential": t.confidential, "rating": t.rating,
             "answered": t.first_response_at is not None,
         }
 

@@ -93,3 +93,22 @@ async def test_hapusdata_anonymises_the_citizens_tickets(bot: Harness) -> None:
         assert ticket.state == "closed"
         citizens = session.scalars(select(CitizenRow)).all()
         assert all(c.external_id != str(CITIZEN) for c in citizens)
+
+
+async def test_confidential_report_is_flagged_for_staff_and_stored(bot: Harness) -> None:
+    await bot.say(CITIZEN, CITIZEN, "ada oknum pegawai minta setoran di kantor samsat")
+    message = bot.last_with_buttons(CITIZEN)
+    assert message is not None
+    labels = " ".join(b["text"] for b in bot.fake.buttons(message))
+    if "Tidak membantu" in labels:
+        await bot.press(CITIZEN, CITIZEN, "Tidak membantu")
+    elif "teruskan ke petugas" in labels:
+        await bot.press(CITIZEN, CITIZEN, "teruskan ke petugas")
+    await bot.press(CITIZEN, CITIZEN, "Rahasiakan isi")
+    assert "isi: rahasia" in bot.last_text(CITIZEN).lower().replace("</b>", "")
+    await bot.press(CITIZEN, CITIZEN, "Pilih OPD lain")
+    await bot.press(CITIZEN, CITIZEN, "Badan Pendapatan")
+    await bot.press(CITIZEN, CITIZEN, "Kirim")
+    assert any("RAHASIA" in text for text in bot.texts(BAPENDA_CHAT))
+    with bot.services.session_factory() as session:
+        assert session.scalars(select(TicketRow.confidential)).one() is True
