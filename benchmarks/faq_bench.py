@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from faq.evaluate import load_faq_csv, load_opd_toml  # noqa: E402
+from faq.loader import load_corpus  # noqa: E402
 from faq.matcher import FaqMatcher  # noqa: E402
 from faq.model import FaqEntry, OpdProfile  # noqa: E402
 
@@ -124,8 +124,7 @@ def _measure(fn: Callable[[str], object], queries: Sequence[str]) -> dict[str, f
 
 
 def run(size: int, n_queries: int) -> list[dict[str, object]]:
-    base = load_faq_csv(DATA / "faq.csv")
-    opds = load_opd_toml(DATA / "opd.toml")
+    base, opds = load_corpus(DATA / "faq.csv", DATA / "opd.toml")
     entries, all_opds = synthesise(base, opds, size)
     queries = _queries(n_queries)
     rows: list[dict[str, object]] = []

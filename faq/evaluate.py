@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from faq.model import Decision, DecisionKind, FaqEntry, OpdProfile
+from faq.model import Decision, DecisionKind
 
 __all__ = [
     "EXPECTS",
@@ -21,9 +19,7 @@ __all__ = [
     "Miss",
     "evaluate",
     "format_text",
-    "load_faq_csv",
     "load_labeled",
-    "load_opd_toml",
 ]
 
 EXPECTS = ("faq", "route", "triage", "none")
@@ -320,49 +316,6 @@ def format_text(report: EvalReport, show_misses: bool = True) -> str:
             lines.append(f"  line {miss.line}: expected {miss.expected}; got {miss.got}")
             lines.append(f"    {miss.text}")
     return "\n".join(lines)
-
-
-def _split(field_value: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in field_value.split(" | ") if p.strip()) if field_value else ()
-
-
-def load_faq_csv(path: str | Path) -> list[FaqEntry]:
-    """Read faq.csv (id,opd,question,answer,variants,keywords; lists separated by ' | ')."""
-    path = Path(path)
-    out: list[FaqEntry] = []
-    with path.open(encoding="utf-8", newline="") as fh:
-        for number, row in enumerate(csv.DictReader(fh), 2):
-            try:
-                out.append(
-                    FaqEntry(
-                        id=row["id"].strip(),
-                        opd=row["opd"].strip(),
-                        question=row["question"].strip(),
-                        answer=row["answer"].strip(),
-                        variants=_split(row.get("variants") or ""),
-                        keywords=_split(row.get("keywords") or ""),
-                    )
-                )
-            except (KeyError, AttributeError) as exc:
-                raise ValueError(f"{path}:{number}: missing column {exc}") from exc
-    return out
-
-
-def load_opd_toml(path: str | Path) -> list[OpdProfile]:
-    """Read opd.toml ([[opd]] tables with code, name, description and optional keywords)."""
-    path = Path(path)
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    out = []
-    for table in data.get("opd", []):
-        out.append(
-            OpdProfile(
-                code=str(table["code"]),
-                name=str(table.get("name", table["code"])),
-                description=str(table.get("description", "")),
-                keywords=tuple(table.get("keywords", ()) or ()),
-            )
-        )
-    return out
 
 
 def iter_misses(report: EvalReport) -> Iterable[Miss]:

@@ -307,3 +307,9 @@ def _table_lines(text: str, name: str) -> list[int]:
     """Line numbers of each ``[[name]]`` header, to point errors at a table."""
     pattern = re.compile(rf"^\s*\[\[\s*{re.escape(name)}\s*\]\]")
     return [i for i, line in enumerate(text.splitlines(), start=1) if pattern.match(line)]
+
+
+def load_corpus(faq_path: Path, opd_path: Path) -> tuple[list[FaqEntry], list[OpdProfile]]:
+    """An FAQ file and the OPD file it refers to (evaluation, benchmarks, ``--faq``)."""
+    opds = load_opd_file(opd_path)
+    return load_faq_files([faq_path], {o.code for o in opds}), opds

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from faq.evaluate import load_faq_csv, load_opd_toml
+from faq.loader import load_corpus
 from faq.matcher import FaqMatcher
 from faq.model import FaqEntry, OpdProfile
 
@@ -27,7 +27,7 @@ def require_data() -> Path:
 def corpus_matcher() -> FaqMatcher:
     """A matcher over the shared 156-FAQ corpus, built once per test session."""
     data = require_data()
-    return FaqMatcher.build(load_faq_csv(data / "faq.csv"), load_opd_toml(data / "opd.toml"))
+    return FaqMatcher.build(*load_corpus(data / "faq.csv", data / "opd.toml"))
 
 
 TINY_OPDS = [
