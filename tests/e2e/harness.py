@@ -149,9 +149,8 @@ class Harness:
                 return message
         raise AssertionError(f"no card for {reference} in chat {chat}: {self.texts(chat)}")
 
-    async def open_ticket(self, citizen: int, text: str, opd_name: str) -> str:
-        """Ask, then walk the proposal to a ticket at ``opd_name``; return its reference."""
-        await self.say(citizen, citizen, text)
+    async def to_proposal(self, citizen: int) -> None:
+        """From whatever the bot answered (FAQ answer, suggestions) to the ticket proposal."""
         message = self.last_with_buttons(citizen)
         assert message is not None
         labels = " ".join(b["text"] for b in FakeTelegram.buttons(message))
@@ -159,6 +158,11 @@ class Harness:
             await self.press(citizen, citizen, "Tidak membantu")
         elif "teruskan ke petugas" in labels:
             await self.press(citizen, citizen, "teruskan ke petugas")
+
+    async def open_ticket(self, citizen: int, text: str, opd_name: str) -> str:
+        """Ask, then walk the proposal to a ticket at ``opd_name``; return its reference."""
+        await self.say(citizen, citizen, text)
+        await self.to_proposal(citizen)
         await self.press(citizen, citizen, "Pilih OPD lain")
         await self.press(citizen, citizen, opd_name)
         await self.press(citizen, citizen, "Kirim")

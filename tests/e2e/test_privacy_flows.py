@@ -35,13 +35,7 @@ async def test_anonymous_report_reveals_no_identity_and_strips_photo_metadata(
     await bot.push(bot.fake.photo_update(CITIZEN, CITIZEN, caption="pungli di loket samsat",
                                          file_id="evidence-1", data=original,
                                          first_name=SECRET_NAME))
-    message = bot.last_with_buttons(CITIZEN)
-    assert message is not None
-    labels = " ".join(b["text"] for b in bot.fake.buttons(message))
-    if "Tidak membantu" in labels:
-        await bot.press(CITIZEN, CITIZEN, "Tidak membantu")
-    elif "teruskan ke petugas" in labels:
-        await bot.press(CITIZEN, CITIZEN, "teruskan ke petugas")
+    await bot.to_proposal(CITIZEN)
     await bot.press(CITIZEN, CITIZEN, "Rahasiakan identitas")
     await bot.press(CITIZEN, CITIZEN, "Pilih OPD lain")
     await bot.press(CITIZEN, CITIZEN, "Badan Pendapatan")
@@ -97,13 +91,7 @@ async def test_hapusdata_anonymises_the_citizens_tickets(bot: Harness) -> None:
 
 async def test_confidential_report_is_flagged_for_staff_and_stored(bot: Harness) -> None:
     await bot.say(CITIZEN, CITIZEN, "ada oknum pegawai minta setoran di kantor samsat")
-    message = bot.last_with_buttons(CITIZEN)
-    assert message is not None
-    labels = " ".join(b["text"] for b in bot.fake.buttons(message))
-    if "Tidak membantu" in labels:
-        await bot.press(CITIZEN, CITIZEN, "Tidak membantu")
-    elif "teruskan ke petugas" in labels:
-        await bot.press(CITIZEN, CITIZEN, "teruskan ke petugas")
+    await bot.to_proposal(CITIZEN)
     await bot.press(CITIZEN, CITIZEN, "Rahasiakan isi")
     assert "isi: rahasia" in bot.last_text(CITIZEN).lower().replace("</b>", "")
     await bot.press(CITIZEN, CITIZEN, "Pilih OPD lain")
