@@ -206,6 +206,9 @@ def _matcher_from(args: argparse.Namespace) -> Any:
         return FaqMatcher.build(entries, opds, config.faq)
     services = _services(args)
     matcher = services.faq.matcher()
+    if services.faq.size == 0:
+        print("warning: the database has no FAQ entries; import them with "
+              "`sahut faq import FILE` (or pass --faq FILE)", file=sys.stderr)
     services.dispose()
     return matcher
 

@@ -65,6 +65,12 @@ class FaqSource:
         self.matcher(uow)
         return self._entries.get(faq_id)
 
+    @property
+    def size(self) -> int:
+        """How many FAQ entries the current matcher knows."""
+        self.matcher()
+        return len(self._entries)
+
     def invalidate(self) -> None:
         """Force a reload on next use (after an import in this process)."""
         self._checked = 0.0
