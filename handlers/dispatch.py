@@ -16,6 +16,7 @@ from handlers.context import HandlerContext
 from handlers.inbound import Inbound
 from handlers.ratelimit import RateLimiter
 from routing.errors import DomainError, InvalidTransition, NotAllowed, TicketNotFound
+from routing.policy import PrincipalKind
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -80,7 +81,6 @@ class Dispatcher:
         limited = self._limited(inbound)
         if limited is not None:
             return limited
-        ctx: HandlerContext | None = None
         try:
             with self.services.uow() as uow:
                 if inbound.update_id is not None and not uow.updates.claim(
@@ -94,15 +94,16 @@ class Dispatcher:
                 uow.commit()
                 return ctx.replies
         except DomainError as exc:
-            return self._refuse(inbound, exc, ctx)
+            return self._refuse(inbound, exc)
 
-    def _refuse(self, inbound: Inbound, exc: DomainError, ctx: HandlerContext | None) -> list[int]:
+    def _refuse(self, inbound: Inbound, exc: DomainError) -> list[int]:
         """Nothing of the refused action stays; only the polite refusal is queued."""
         log.info("refused: %s", type(exc).__name__)  # never the text: it may hold user input
         with self.services.uow() as uow:
             if inbound.update_id is not None:
                 uow.updates.claim(inbound.channel, inbound.update_id, self.services.clock())
             reply_ctx = HandlerContext(inbound, uow, self.services)
+            principal = reply_ctx.principal()
             command = inbound.command or ""
             if (isinstance(exc, NotAllowed) and inbound.is_private
                     and command in SUPERVISOR_COMMANDS):
@@ -110,10 +111,9 @@ class Dispatcher:
             elif isinstance(exc, TicketNotFound) and inbound.is_private and inbound.args:
                 reply_ctx.reply("citizen/not_found", {"reference": inbound.args[0].upper()})
             elif not inbound.is_private and isinstance(exc, TicketNotFound) and (
-                    reply_ctx.principal().kind.value == "anonymous"):
+                    principal.kind is PrincipalKind.ANONYMOUS):
                 pass  # strangers chatting in a staff group get no noise from the bot
             else:
-                principal = reply_ctx.principal()
                 reply_ctx.reply("common/domain_error", {
                     "code": exc.code, "private": inbound.is_private,
                     "state": exc.state if isinstance(exc, InvalidTransition) else "",

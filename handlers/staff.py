@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.context import HandlerContext
 from routing.errors import NotAllowed, TicketNotFound
 from routing.outbox import Button
-from routing.policy import PrincipalKind
+from routing.policy import Action, Principal, PrincipalKind, authorize
 from routing.tickets import Ticket
 
 
@@ -25,8 +25,8 @@ def _linked_ticket(ctx: HandlerContext, message_id: int | None) -> Ticket:
                                            message_id)
 
 
-def _staff_name(ctx: HandlerContext) -> str:
-    return ctx.principal().name or ctx.inbound.user_name or "Petugas"
+def _staff_name(ctx: HandlerContext, principal: Principal) -> str:
+    return principal.name or ctx.inbound.user_name or "Petugas"
 
 
 def reply_to_card(ctx: HandlerContext) -> None:
@@ -47,7 +47,7 @@ def command_on_card(ctx: HandlerContext) -> None:
     principal = ctx.principal()
     command = ctx.inbound.command
     rest = ctx.inbound.rest_text
-    base = {"reference": ticket.reference, "staff_name": _staff_name(ctx)}
+    base = {"reference": ticket.reference, "staff_name": _staff_name(ctx, principal)}
     if command == "tunggu":
         ctx.helpdesk.wait_for_citizen(ctx.uow, principal, ticket.id, rest)
         ctx.reply("staff/waiting", base, quote=True)
@@ -80,14 +80,13 @@ def card_button(ctx: HandlerContext, ticket_id: int, op: str, arg: str | None) -
         raise NotAllowed("this button does not belong to that ticket")
     principal = ctx.principal()
     helpdesk = ctx.helpdesk
-    base = {"staff_name": _staff_name(ctx)}
+    base = {"staff_name": _staff_name(ctx, principal)}
     if op == "claim":
         view = helpdesk.claim(ctx.uow, principal, ticket_id)
         ctx.reply("staff/claimed", {**view.context(for_staff=True), **base})
     elif op == "xfer":
         view = helpdesk.show_ticket(ctx.uow, principal, ticket_id)
-        if principal.kind is PrincipalKind.ANONYMOUS or not _may_act(ctx, view.ticket):
-            raise NotAllowed("not staff of this OPD")
+        authorize(principal, Action.TRANSFER, view.ticket)  # only show choices to who may use them
         targets = [o for o in ctx.uow.opds.all() if o.code != view.ticket.opd_code]
         ctx.reply("staff/transfer_pick", view.context(for_staff=True), buttons=tuple(
             (Button("transfer_to", f"t:{ticket_id}:to:{o.code}", {"name": o.name[:40]}),)
@@ -100,13 +99,13 @@ def card_button(ctx: HandlerContext, ticket_id: int, op: str, arg: str | None) -
                                         "opd_name": new.opd.name})
     elif op == "wait":
         view = helpdesk.show_ticket(ctx.uow, principal, ticket_id)
-        if not _may_act(ctx, view.ticket):
-            raise NotAllowed("not staff of this OPD")
+        authorize(principal, Action.WAIT, view.ticket)
         ctx.reply("staff/wait_hint", view.context(for_staff=True))
     elif op == "close":
         view = helpdesk.show_ticket(ctx.uow, principal, ticket_id)
-        if not _may_act(ctx, view.ticket) or not view.ticket.is_active:
-            raise NotAllowed("not staff of this OPD")
+        authorize(principal, Action.CLOSE, view.ticket)
+        if not view.ticket.is_active:
+            raise NotAllowed("the ticket is no longer active")
         ctx.reply("staff/close_confirm", view.context(for_staff=True), buttons=((
             Button("close_yes", f"t:{ticket_id}:close!"),
             Button("close_no", f"t:{ticket_id}:keep"),
@@ -119,12 +118,6 @@ def card_button(ctx: HandlerContext, ticket_id: int, op: str, arg: str | None) -
         ctx.reply("staff/close_cancelled", {"reference": view.ticket.reference})
     else:
         raise NotAllowed("unknown button")
-
-
-def _may_act(ctx: HandlerContext, ticket: Ticket) -> bool:
-    from routing.policy import Action, is_allowed
-
-    return is_allowed(ctx.principal(), Action.CLOSE, ticket)
 
 
 def queue(ctx: HandlerContext) -> None:

@@ -158,10 +158,11 @@ class Helpdesk:
         if opd.queue_chat_id is None or tid is None:
             return
         citizen = None if ticket.anonymous else self._citizen_of(uow, ticket)
+        attachments = uow.tickets.attachments(tid)
         context = view.context(for_staff=True)
         context.update({
             "citizen_name": citizen.display_name if citizen else None,
-            "attachments": len(uow.tickets.attachments(tid)),
+            "attachments": len(attachments),
             "transfer_reason": reason, "from_opd": from_opd,
         })
         uow.outbox.add(Outgoing(
@@ -171,7 +172,7 @@ class Helpdesk:
             buttons=((Button("claim", f"t:{tid}:claim"), Button("transfer", f"t:{tid}:xfer")),
                      (Button("wait", f"t:{tid}:wait"), Button("close", f"t:{tid}:close"))),
         ), self.now())
-        for attachment in uow.tickets.attachments(tid):
+        for attachment in attachments:
             if attachment.get("file_id") or attachment.get("latitude") is not None:
                 uow.outbox.add(Outgoing(
                     channel=self.settings.staff_channel, chat_id=opd.queue_chat_id,
