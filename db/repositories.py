@@ -7,7 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,15 +65,58 @@ def report_facts(ticket: Ticket, index: int) -> dict[str, Any]:
                 a.first_response_seconds is not None for a in earlier)}
 
 
-def _insert(session: Session, table: Any) -> Any:
-    """An INSERT that supports ON CONFLICT on the session's database (SQLite or PostgreSQL)."""
-    if session.get_bind().dialect.name == "postgresql":
+def _dialect_insert(dialect: str, table: Any) -> Any:
+    """An INSERT that supports ON CONFLICT on SQLite or PostgreSQL."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table)
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table)
+
+
+class _HotStatements:
+    """The statements every message runs, built once per dialect and executed as Core.
+
+    Values travel as bound parameters, never as literals in the statement, so SQLAlchemy
+    reuses one compiled form instead of building and cache-keying a statement per message
+    (that bookkeeping cost more than the SQL itself).
+    """
+
+    def __init__(self, dialect: str) -> None:
+        updates = ProcessedUpdateRow.__table__
+        self.claim_update = _dialect_insert(dialect, updates).on_conflict_do_nothing(
+            index_elements=["channel", "update_id"]).returning(updates.c.update_id)
+        citizens = CitizenRow.__table__
+        self.citizen_by_identity = select(
+            citizens.c.id, citizens.c.display_name, citizens.c.blocked_at,
+        ).where(citizens.c.channel == bindparam("channel"),
+                citizens.c.external_id == bindparam("external_id"))
+        self.add_citizen = _dialect_insert(dialect, citizens).on_conflict_do_nothing(
+            index_elements=["channel", "external_id"]).returning(citizens.c.id)
+        drafts = DraftRow.__table__
+        self.draft = select(drafts.c.data).where(drafts.c.channel == bindparam("channel"),
+                                                 drafts.c.chat_id == bindparam("chat_id"))
+        upsert = _dialect_insert(dialect, drafts)
+        self.put_draft = upsert.on_conflict_do_update(
+            index_elements=["channel", "chat_id"],
+            set_={"data": upsert.excluded.data, "updated_at": upsert.excluded.updated_at})
+        outbox: Any = OutboxRow.__table__
+        self.add_outbox = insert(outbox).returning(outbox.c.id)
+        opds = OpdRow.__table__
+        self.opd = select(opds).where(opds.c.code == bindparam("code"))
+
+
+_HOT: dict[str, _HotStatements] = {}
+
+
+def _hot(session: Session) -> _HotStatements:
+    dialect = session.get_bind().dialect.name
+    found = _HOT.get(dialect)
+    if found is None:
+        found = _HOT[dialect] = _HotStatements(dialect)
+    return found
 
 
 def format_reference(prefix: str, year: int, value: int) -> str:
@@ -269,8 +312,9 @@ class SqlOpdRepository:
 
     def get(self, code: str) -> Opd | None:
         """One OPD by code."""
-        row = self.session.get(OpdRow, code.upper())
-        return _opd(row) if row else None
+        row = self.session.connection().execute(
+            _hot(self.session).opd, {"code": code.upper()}).first()
+        return _opd(row) if row else None  # type: ignore[arg-type]
 
     def upsert(self, opd: Opd, at: datetime) -> None:
         """Create or update an OPD."""
@@ -348,16 +392,17 @@ class SqlCitizenRepository:
     def get_or_create(self, channel: str, external_id: str, display_name: str | None,
                       at: datetime) -> Citizen:
         """Find a citizen by channel identity, creating them on first contact."""
-        # Plain statements, no ORM objects or savepoints: this runs for every message.
-        columns = (CitizenRow.id, CitizenRow.display_name, CitizenRow.blocked_at)
-        where = (CitizenRow.channel == channel, CitizenRow.external_id == external_id)
-        found = self.session.execute(select(*columns).where(*where)).first()
+        # Prebuilt Core statements, no ORM objects or savepoints: this runs for every message.
+        hot, conn = _hot(self.session), self.session.connection()
+        identity = {"channel": channel, "external_id": external_id}
+        found = conn.execute(hot.citizen_by_identity, identity).first()
         if found is None:
-            self.session.execute(_insert(self.session, CitizenRow).values(
-                channel=channel, external_id=external_id, display_name=display_name,
-                created_at=at,
-            ).on_conflict_do_nothing(index_elements=["channel", "external_id"]))
-            found = self.session.execute(select(*columns).where(*where)).one()
+            added = conn.execute(hot.add_citizen, {**identity, "display_name": display_name,
+                                                   "created_at": at}).first()
+            if added is not None:
+                return Citizen(id=added[0], channel=channel, external_id=external_id,
+                               display_name=display_name, blocked_at=None)
+            found = conn.execute(hot.citizen_by_identity, identity).one()  # a racing insert
         citizen_id, name, blocked_at = found
         changes: dict[str, Any] = {}
         if display_name and name != display_name:
@@ -493,17 +538,15 @@ class SqlDraftRepository:
 
     def get(self, channel: str, chat_id: int) -> Draft | None:
         """The draft of a chat, if one is being made."""
-        data = self.session.scalar(select(DraftRow.data).where(
-            DraftRow.channel == channel, DraftRow.chat_id == chat_id))
+        data = self.session.connection().execute(
+            _hot(self.session).draft, {"channel": channel, "chat_id": chat_id}).scalar()
         return Draft(channel, chat_id, dict(data)) if data is not None else None
 
     def put(self, draft: Draft, at: datetime) -> None:
         """Create or replace a chat's draft (one upsert)."""
-        stmt = _insert(self.session, DraftRow).values(
-            channel=draft.channel, chat_id=draft.chat_id, data=dict(draft.data), updated_at=at)
-        self.session.execute(stmt.on_conflict_do_update(
-            index_elements=["channel", "chat_id"],
-            set_={"data": stmt.excluded.data, "updated_at": stmt.excluded.updated_at}))
+        self.session.connection().execute(_hot(self.session).put_draft, {
+            "channel": draft.channel, "chat_id": draft.chat_id, "data": dict(draft.data),
+            "updated_at": at})
 
     def delete(self, channel: str, chat_id: int) -> None:
         """Forget a chat's draft."""
@@ -519,15 +562,15 @@ class SqlOutboxRepository:
 
     def add(self, message: Outgoing, at: datetime) -> int:
         """Queue a message; returns its outbox id."""
-        stmt = insert(OutboxRow).values(
-            channel=message.channel, chat_id=message.chat_id, template=message.template,
-            context=message.context, keyboard=message.keyboard_json(),
-            attachment=message.attachment, ticket_id=message.ticket_id,
-            link_purpose=message.link_purpose, reply_to_message_id=message.reply_to_message_id,
-            priority=int(message.priority), state="pending", attempts=0, created_at=at,
-            available_at=at,
-        ).returning(OutboxRow.id)
-        return int(self.session.execute(stmt).scalar_one())
+        return int(self.session.connection().execute(_hot(self.session).add_outbox, {
+            "channel": message.channel, "chat_id": message.chat_id,
+            "template": message.template, "context": message.context,
+            "keyboard": message.keyboard_json(), "attachment": message.attachment,
+            "ticket_id": message.ticket_id, "link_purpose": message.link_purpose,
+            "reply_to_message_id": message.reply_to_message_id,
+            "priority": int(message.priority), "state": "pending", "attempts": 0,
+            "created_at": at, "available_at": at,
+        }).scalar_one())
 
 
 class SqlUpdateLog:
@@ -542,10 +585,8 @@ class SqlUpdateLog:
         One INSERT ... ON CONFLICT DO NOTHING: on PostgreSQL a concurrent claim of the same
         update waits for the first transaction and then finds the row, so only one wins.
         """
-        stmt = _insert(self.session, ProcessedUpdateRow).values(
-            channel=channel, update_id=update_id, processed_at=at,
-        ).on_conflict_do_nothing(index_elements=["channel", "update_id"])
-        inserted = self.session.execute(stmt.returning(ProcessedUpdateRow.update_id)).first()
+        inserted = self.session.connection().execute(_hot(self.session).claim_update, {
+            "channel": channel, "update_id": update_id, "processed_at": at}).first()
         return inserted is not None
 
 
