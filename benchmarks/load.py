@@ -94,6 +94,15 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def _percentile(values: list[float], share: float) -> float:
     if not values:
         return float("nan")
@@ -162,6 +171,10 @@ class Deployment:
                     pass
                 time.sleep(0.2)
         time.sleep(1.5)
+
+    def cpu(self) -> float:
+        """CPU seconds used by all workers so far."""
+        return sum(_cpu_seconds(p.pid) for p in self.procs)
 
     def rss(self) -> list[float]:
         return [round(_peak_rss_mb(p.pid), 1) for p in self.procs]
@@ -425,7 +438,11 @@ async def main() -> None:
                 "p95_ms": round(_percentile(latencies, 0.95) * 1000, 1),
                 "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
             })
+            cpu = dep.cpu()
             rate = await throughput_phase(dep, traffic, args.updates)
+            # Worker CPU per update (sending included): what one dedicated core would sustain.
+            cpu_ms = (dep.cpu() - cpu) * 1000 / args.updates
+            result["worker_cpu_ms_per_update"] = round(cpu_ms, 2)
             result["updates_per_s"] = round(rate, 1)
             result["updates_per_s_per_worker"] = round(rate / args.workers, 1)
         result["peak_rss_mb"] = dep.rss()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -10,6 +11,8 @@ from collections.abc import Callable
 from faq.matcher import FaqMatcher, MatchSettings
 from faq.model import FaqEntry, OpdProfile
 from routing.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 class FaqSource:
@@ -34,6 +37,7 @@ class FaqSource:
         stamp = uow.faqs.stamp()
         if stamp == self._stamp and self._matcher is not None:
             return
+        started = time.perf_counter()
         entries = uow.faqs.all()
         opds = [OpdProfile(o.code, o.name, o.description, o.keywords)
                 for o in uow.opds.all() if not o.is_ppid_utama]
@@ -43,6 +47,9 @@ class FaqSource:
         gc.collect()
         gc.freeze()
         self._entries = {e.id: e for e in entries}
+        log.info("FAQ index %s: %d entries, %d OPDs, %.2f s",
+                 "rebuilt" if self._stamp else "built", len(entries), len(opds),
+                 time.perf_counter() - started)
         self._stamp = stamp
 
     def matcher(self, uow: UnitOfWork | None = None) -> FaqMatcher:

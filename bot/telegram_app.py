@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import traceback
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from telegram.request import BaseRequest
 
 from bot.config import Config
 from bot.context import CONTEXT_TYPES, BotContext
+from bot.intake import Intake
 from bot.media import IMAGE_MIME_TYPES, strip_image_metadata
 from bot.scheduler import run_escalation
 from bot.sender import (
@@ -182,6 +184,10 @@ class TelegramTransport:
             raise RetryLater(0.0, f"network: {type(exc).__name__}") from exc
 
 
+#: Updates PTB hands to the callbacks at once (they then queue, in order, for the intake).
+CONCURRENT_UPDATES = 128
+
+
 @dataclass
 class TelegramRuntime:
     """What the PTB callbacks need: the services, the dispatcher and the outbox sender."""
@@ -199,6 +205,11 @@ class TelegramRuntime:
     db_retry_seconds: float = 300.0
     #: Updates that could not be handled because the database was unreachable.
     unavailable: set[int] = field(default_factory=set)
+    #: The one thread that writes updates to the database (batched under load).
+    intake: Intake = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake = Intake(self.dispatcher.handle_batch)
 
 
 class IntakeUnavailable(Exception):
@@ -262,18 +273,28 @@ def inbound_from_callback(update: Update) -> Inbound | None:
     )
 
 
-async def dispatch_with_retry(runtime: TelegramRuntime, inbound: Inbound) -> list[int]:
+async def dispatch_with_retry(runtime: TelegramRuntime, inbound: Inbound, *,
+                              meanwhile: Callable[[], Awaitable[object]] | None = None
+                              ) -> list[int]:
     """Handle an update, waiting out a database outage (its transaction rolled back).
 
-    Raises :class:`IntakeUnavailable` after ``runtime.db_retry_seconds``; the webhook then
-    answers 503 so Telegram delivers the update again.
+    The update is queued for the intake thread before anything else is awaited, so updates
+    are handled in the order they arrived; ``meanwhile`` (e.g. acknowledging a button) runs
+    while it waits. Raises :class:`IntakeUnavailable` after ``runtime.db_retry_seconds``; the
+    webhook then answers 503 so Telegram delivers the update again.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + runtime.db_retry_seconds
     pause = 0.1
+    pending = runtime.intake.submit(inbound)
+    if meanwhile is not None:
+        try:
+            await meanwhile()
+        except Exception:
+            log.debug("could not run the side task of an update", exc_info=True)
     while True:
         try:
-            return await asyncio.to_thread(runtime.dispatcher.handle, inbound)
+            return await pending
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
@@ -285,11 +306,13 @@ async def dispatch_with_retry(runtime: TelegramRuntime, inbound: Inbound) -> lis
                         type(exc).__name__, pause)
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
+            pending = runtime.intake.submit(inbound)
 
 
-async def _dispatch(context: BotContext, inbound: Inbound) -> None:
+async def _dispatch(context: BotContext, inbound: Inbound, *,
+                    meanwhile: Callable[[], Awaitable[object]] | None = None) -> None:
     runtime = context.runtime
-    queued = await dispatch_with_retry(runtime, inbound)
+    queued = await dispatch_with_retry(runtime, inbound, meanwhile=meanwhile)
     if queued:
         runtime.sender.wakeup.set()
 
@@ -305,16 +328,22 @@ async def on_message(update: Update, context: BotContext) -> None:
 
 
 async def on_callback(update: Update, context: BotContext) -> None:
-    """A button press: acknowledge at once (the spinner stops), then handle it."""
+    """A button press: queue it, and acknowledge it (the spinner stops) while it is handled."""
     query = update.callback_query
-    if query is not None:
+    inbound = inbound_from_callback(update)
+
+    async def acknowledge() -> None:
+        if query is None:
+            return
         try:
             await query.answer()
         except (BadRequest, NetworkError):
             log.debug("could not acknowledge callback", exc_info=True)
-    inbound = inbound_from_callback(update)
-    if inbound is not None:
-        await _dispatch(context, inbound)
+
+    if inbound is None:
+        await acknowledge()
+        return
+    await _dispatch(context, inbound, meanwhile=acknowledge)
 
 
 async def on_my_chat_member(update: Update, context: BotContext) -> None:
@@ -382,6 +411,7 @@ async def stop_background(application: Application[Any, Any, Any, Any, Any, Any]
     runtime: TelegramRuntime = application.bot_data["runtime"]
     runtime.stop.set()
     runtime.sender.wakeup.set()
+    await asyncio.to_thread(runtime.intake.stop)  # what was accepted is handled first
     if runtime.task is not None:
         await asyncio.wait_for(runtime.task, timeout=45)  # drains the sends in flight
         runtime.task = None
@@ -415,7 +445,9 @@ def build_application(config: Config, services: Services, *, token: str | None =
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     # No AIORateLimiter: it halts every call on one chat's 429; the sender paces itself.
-    app = builder.build()
+    # Updates are handled concurrently so that a polled batch reaches the intake thread as
+    # one batch; they enter its queue in arrival order, which is the order they are handled.
+    app = builder.concurrent_updates(CONCURRENT_UPDATES).build()
     settings = config.sender
     if not rate_limit:
         settings = replace(settings, overall_per_second=UNPACED.overall_per_second,

@@ -69,12 +69,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             _release(connection)
             raise
 
+    # SQLAlchemy fires these events *before* it ends the transaction, so end it here first
+    # (the dialect's own COMMIT/ROLLBACK then finds no transaction and does nothing) and only
+    # then let the next writer in: releasing earlier sends it into SQLite's busy handler.
+    def _commit(connection: Any) -> None:
+        try:
+            connection.connection.dbapi_connection.commit()
+        finally:
+            _release(connection)
+
+    def _rollback(connection: Any) -> None:
+        try:
+            connection.connection.dbapi_connection.rollback()
+        except Exception:  # SQLAlchemy's own rollback runs next and reports it
+            pass
+        finally:
+            _release(connection)
+
     def _release(connection: Any) -> None:
         if connection.info.pop("sahut_writer", False):
             writer.release()
 
-    event.listen(engine, "commit", _release)
-    event.listen(engine, "rollback", _release)
+    event.listen(engine, "commit", _commit)
+    event.listen(engine, "rollback", _rollback)
     return engine
 
 

@@ -84,7 +84,7 @@ def question(ctx: HandlerContext) -> None:
         return
     ctx.citizen()
     decision = ctx.services.faq.matcher(ctx.uow).decide(text)
-    ctx.services.metrics.inc("decisions_total", decision=decision.decision.value)
+    ctx.count("decisions_total", decision=decision.decision.value)
     if decision.decision is DecisionKind.SMALLTALK:
         lowered = text.lower()
         thanks = any(w in lowered for w in ("makasih", "terima kasih", "trims", "thanks", "tq",
@@ -208,7 +208,7 @@ def _send(ctx: HandlerContext, draft: Draft) -> None:
         attachments=data.get("attachments", []),
     )
     ctx.uow.drafts.delete(draft.channel, draft.chat_id)
-    ctx.services.metrics.inc("tickets_opened_total", kind=view.ticket.kind.value)
+    ctx.count("tickets_opened_total", kind=view.ticket.kind.value)
     sla = ctx.services.config.sla
     legal_days = sla.legal_days(view.ticket)
     ctx.reply("citizen/ticket_opened", {

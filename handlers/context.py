@@ -23,11 +23,17 @@ class HandlerContext:
     uow: UnitOfWork
     services: Services
     replies: list[int] = field(default_factory=list)
+    #: Counters to add once the transaction commits (a rolled-back attempt counts nothing).
+    counts: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
     @property
     def helpdesk(self) -> Any:
         """The use cases."""
         return self.services.helpdesk
+
+    def count(self, name: str, **labels: str) -> None:
+        """Count an event in the metrics when (and only if) this transaction commits."""
+        self.counts.append((name, labels))
 
     def principal(self) -> Principal:
         """The registered role of the sender (read fresh: CLI changes apply at once)."""
