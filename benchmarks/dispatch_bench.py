@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite", help="sqlite or a PostgreSQL server URL")
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
+    parser.add_argument("--sort", default="cumulative", help="cProfile sort key (tottime...)")
     args = parser.parse_args()
     fake = FakeTelegram(strict_formatting=False)
     fake.start()
@@ -79,7 +80,7 @@ def main() -> None:
                           "updates_per_s": round(args.updates / elapsed, 1),
                           "cpu_ms_per_update": round(cpu * 1000 / args.updates, 3)}))
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+            pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.profile)
     finally:
         dep.cleanup()
         fake.stop()

@@ -51,6 +51,8 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # Templates change with a deploy, not while running: no stat() per message.
+            auto_reload=False,
         )
         self.tz = ZoneInfo(timezone)
         self.zone = ZONE_ABBREVIATIONS.get(timezone, timezone)

@@ -25,7 +25,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -182,6 +182,45 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+def _outbox_statements() -> tuple[Any, Any, Any, Any, Any]:
+    """The sender's statements, built once with bound parameters (they run for every send)."""
+    outbox: Any = OutboxRow.__table__
+    c = outbox.c
+    earlier = outbox.alias("earlier")
+    # Only the head of a chat's queue may go: no older message of the chat waits or flies.
+    # Probed per candidate on ix_outbox_chat, so a claim reads a few index entries instead of
+    # grouping every pending row (which cost ~10 ms per claim at 4,000 pending messages).
+    is_head = ~exists().where(earlier.c.channel == c.channel, earlier.c.chat_id == c.chat_id,
+                              earlier.c.state.in_(("pending", "sending")),
+                              earlier.c.id < c.id)
+    # Walks ix_outbox_pending (state, priority, available_at) in order and stops at the limit.
+    claim = (select(outbox)
+             .where(c.state == "pending", c.channel == bindparam("b_channel"),
+                    c.available_at <= bindparam("b_now"), is_head)
+             .order_by(c.priority, c.available_at, c.id)
+             .limit(bindparam("b_limit")))
+    # Sends whose process died mid-flight come back when their lease runs out.
+    expired = (select(outbox)
+               .where(c.state == "sending", c.channel == bindparam("b_channel"),
+                      c.lease_until < bindparam("b_now"), is_head)
+               .order_by(c.priority, c.id)
+               .limit(bindparam("b_limit")))
+    lease = (update(outbox).where(c.id == bindparam("b_id"))
+             .values(state="sending", lease_until=bindparam("b_lease"),
+                     attempts=c.attempts + 1))
+    mark_sent = (update(outbox).where(c.id == bindparam("b_id"))
+                 .values(state="sent", sent_at=bindparam("b_now"),
+                         message_id=bindparam("b_message"), lease_until=None))
+    space_chat = (update(outbox)
+                  .where(c.channel == bindparam("b_channel"), c.chat_id == bindparam("b_chat"),
+                         c.state == "pending", c.available_at < bindparam("b_later"))
+                  .values(available_at=bindparam("b_later")))
+    return claim, expired, lease, mark_sent, space_chat
+
+
+_CLAIM, _EXPIRED, _LEASE, _MARK_SENT, _SPACE_CHAT = _outbox_statements()
+
+
 class OutboxSender:
     """Claims pending outbox rows for one channel and delivers them."""
 
@@ -212,45 +251,36 @@ class OutboxSender:
         """Take the head of each chat's queue, citizens' replies first."""
         now = self.clock()
         with self.session_factory() as session, session.begin():
-            heads = (
-                select(func.min(OutboxRow.id))
-                .where(OutboxRow.channel == self.channel,
-                       OutboxRow.state.in_(("pending", "sending")))
-                .group_by(OutboxRow.chat_id)
-            )
-            stmt = (
-                select(OutboxRow)
-                .where(OutboxRow.id.in_(heads), OutboxRow.available_at <= now,
-                       (OutboxRow.state == "pending")
-                       | and_(OutboxRow.state == "sending", OutboxRow.lease_until < now))
-                .order_by(OutboxRow.priority, OutboxRow.id)
-                .limit(limit or self.batch)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = list(session.scalars(stmt).all())
-            for row in rows:
-                row.state = "sending"
-                row.lease_until = now + self.lease
-                row.attempts += 1
-            session.flush()
-            session.expunge_all()
-            return rows
+            conn = session.connection()
+            limit = limit or self.batch
+            skip_locked = conn.dialect.name == "postgresql"
+            found: list[Any] = []
+            for stmt in (_EXPIRED, _CLAIM):
+                if skip_locked:
+                    stmt = stmt.with_for_update(skip_locked=True)
+                found += conn.execute(stmt, {"b_channel": self.channel, "b_now": now,
+                                             "b_limit": limit - len(found)}).all()
+                if len(found) >= limit:
+                    break
+            if not found:
+                return []
+            lease_until = now + self.lease
+            conn.execute(_LEASE, [{"b_id": r.id, "b_lease": lease_until} for r in found])
+            # Detached rows carrying what was just written (the caller only reads them).
+            return [OutboxRow(**{**r._mapping, "state": "sending", "lease_until": lease_until,
+                                 "attempts": r.attempts + 1}) for r in found]
 
     def _finish(self, row: OutboxRow, message_id: int) -> None:
         now = self.clock()
         with SqlUnitOfWork(self.session_factory) as uow:
             assert uow.session is not None
-            uow.session.execute(update(OutboxRow).where(OutboxRow.id == row.id).values(
-                state="sent", sent_at=now, message_id=message_id, lease_until=None))
+            conn = uow.session.connection()
+            conn.execute(_MARK_SENT, {"b_id": row.id, "b_now": now, "b_message": message_id})
             spacing = self.pacer.chat_spacing(row.chat_id)
             if spacing > 0:
                 # Whichever process sends the chat's next message keeps the spacing.
-                later = now + timedelta(seconds=spacing)
-                uow.session.execute(update(OutboxRow).where(
-                    OutboxRow.channel == row.channel, OutboxRow.chat_id == row.chat_id,
-                    OutboxRow.state == "pending", OutboxRow.available_at < later,
-                ).values(available_at=later))
+                conn.execute(_SPACE_CHAT, {"b_channel": row.channel, "b_chat": row.chat_id,
+                                           "b_later": now + timedelta(seconds=spacing)})
             if row.ticket_id is not None and row.link_purpose:
                 self.helpdesk.record_delivery(uow, MessageLink(
                     row.channel, row.chat_id, message_id, row.ticket_id, row.link_purpose))
