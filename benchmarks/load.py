@@ -177,6 +177,20 @@ class Deployment:
         """CPU seconds used by all workers so far."""
         return sum(_cpu_seconds(p.pid) for p in self.procs)
 
+    def intake_stats(self) -> dict[str, float]:
+        """Batches, average batch size and batch rollbacks, from the workers' /metrics."""
+        totals: dict[str, float] = {}
+        for port in self.ports:
+            page = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            for line in page.splitlines():
+                name = line.split("{")[0].split(" ")[0]
+                if name.startswith("sahut_intake_batch"):
+                    totals[name] = totals.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+        batches = totals.get("sahut_intake_batches_total", 0.0)
+        updates = totals.get("sahut_intake_batch_updates_total", 0.0)
+        return {"batches": batches, "avg_batch": round(updates / batches, 2) if batches else 0.0,
+                "rollbacks": totals.get("sahut_intake_batch_rollbacks_total", 0.0)}
+
     def rss(self) -> list[float]:
         return [round(_peak_rss_mb(p.pid), 1) for p in self.procs]
 
@@ -493,6 +507,8 @@ async def main() -> None:
             # Worker CPU per update (sending included): what one dedicated core would sustain.
             cpu_ms = (dep.cpu() - cpu) * 1000 / args.updates
             result["worker_cpu_ms_per_update"] = round(cpu_ms, 2)
+            if dep.mode == "webhook":
+                result["intake"] = dep.intake_stats()
             result["updates_per_s"] = round(rate, 1)
             result["updates_per_s_per_worker"] = round(rate / args.workers, 1)
         result["peak_rss_mb"] = dep.rss()

@@ -82,12 +82,16 @@ class Dispatcher:
                 todo.append(i)
             else:
                 results[i] = limited
+        metrics = self.services.metrics
+        metrics.inc("intake_batches_total")
+        metrics.inc("intake_batch_updates_total", float(len(inbounds)))
         if len(todo) > 1:
             try:
                 with self.services.uow() as uow:
                     contexts = [self._apply(uow, inbounds[i]) for i in todo]
                     uow.commit()
             except Exception as exc:
+                metrics.inc("intake_batch_rollbacks_total", reason=type(exc).__name__)
                 log.debug("batch of %d rolled back (%s); one transaction per update",
                           len(todo), type(exc).__name__)
             else:
