@@ -134,6 +134,15 @@ class DatabaseConfig:
     """Where tickets live."""
 
     url: str
+    #: Threads per worker that write incoming updates (one chat always uses the same one).
+    #: 0: automatic (1 on SQLite, which has one writer; 4 on PostgreSQL).
+    intake_lanes: int = 0
+
+    def lanes(self) -> int:
+        """The number of intake threads to run."""
+        if self.intake_lanes:
+            return 1 if self.url.startswith("sqlite") else self.intake_lanes
+        return 1 if self.url.startswith("sqlite") else 4
 
 
 @dataclass(frozen=True)
@@ -522,6 +531,7 @@ def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = Non
     db_t = root.table("database")
     file_url = db_t.opt_str("url")  # read first: an env override must not make it "unknown"
     url = _env("DATABASE_URL", env) or file_url or DEFAULT_DATABASE_URL
+    lanes = db_t.integer("intake_lanes", 0, minimum=0, maximum=64)
     db_t.finish()
 
     tg_t = root.table("telegram")
@@ -595,7 +605,7 @@ def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = Non
     sender = _parse_sender(root.table("sender"))
 
     root.finish()
-    return Config(province, DatabaseConfig(url), telegram, opds, ppid, calendar, sla, faq,
+    return Config(province, DatabaseConfig(url, lanes), telegram, opds, ppid, calendar, sla, faq,
                   tickets, privacy, limits, source, report, sender)
 
 

@@ -209,7 +209,8 @@ class TelegramRuntime:
     intake: Intake = field(init=False)
 
     def __post_init__(self) -> None:
-        self.intake = Intake(self.dispatcher.handle_batch)
+        self.intake = Intake(self.dispatcher.handle_batch,
+                             lanes=self.services.config.database.lanes())
 
 
 class IntakeUnavailable(Exception):

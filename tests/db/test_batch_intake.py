@@ -143,3 +143,28 @@ async def test_stopping_the_intake_handles_what_was_already_queued() -> None:
     await asyncio.to_thread(intake.stop)
     assert await asyncio.gather(*futures) == [[n] for n in range(20, 25)]
     assert [n for b in recorder.batches for n in b] == list(range(20, 25))
+
+
+async def test_lanes_keep_each_chats_order_while_other_chats_move_on() -> None:
+    blocked = threading.Event()
+    seen: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def handle(inbounds: Sequence[Inbound]) -> list[list[int] | Exception]:
+        if inbounds[0].chat_id == 1 and not blocked.is_set():
+            blocked.wait(5)  # chat 1's lane is stuck on its first batch
+        with lock:
+            seen.extend((i.chat_id, i.update_id or 0) for i in inbounds)
+        return [[i.update_id or 0] for i in inbounds]
+
+    intake = Intake(handle, lanes=2)
+    try:
+        first = [intake.submit(_question(1, n)) for n in (1, 2, 3)]
+        other = [intake.submit(_question(2, n)) for n in (4, 5, 6)]
+        assert await asyncio.wait_for(asyncio.gather(*other), 5) == [[4], [5], [6]]
+        assert not any(f.done() for f in first)  # still waiting behind the stuck batch
+        blocked.set()
+        assert await asyncio.wait_for(asyncio.gather(*first), 5) == [[1], [2], [3]]
+    finally:
+        await asyncio.to_thread(intake.stop)
+    assert [n for chat, n in seen if chat == 1] == [1, 2, 3]
