@@ -115,7 +115,7 @@ class Deployment:
     """A database, a config file and N worker processes."""
 
     def __init__(self, db: str, mode: str, workers: int, fake: FakeTelegram,
-                 sender: dict[str, Any]) -> None:
+                 sender: dict[str, Any], lanes: int = 0) -> None:
         self.mode, self.workers_n, self.fake = mode, workers, fake
         self.tmp = Path(tempfile.mkdtemp(prefix="sahut-load-"))
         self.admin_url: str | None = None
@@ -131,6 +131,7 @@ class Deployment:
         config = config.replace("\n[sender]\n", "\n[sender]\n" + "".join(
             f"{k} = {v!r}\n" for k, v in sender.items()), 1)
         config = config.replace("messages_per_minute = 20", "messages_per_minute = 600")
+        config = config.replace("\n[database]\n", f"\n[database]\nintake_lanes = {lanes}\n", 1)
         self.config = self.tmp / "config.toml"
         self.config.write_text(config, encoding="utf-8")
         self.env = {**os.environ, "DATABASE_URL": self.url, "TELEGRAM_BOT_TOKEN": TOKEN,
@@ -481,6 +482,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--burst", type=int, default=0)
     parser.add_argument("--cap", type=float, default=300.0, help="burst: overall_per_second")
+    parser.add_argument("--lanes", type=int, default=0, help="database.intake_lanes (0: auto)")
     args = parser.parse_args()
     if args.workers > 1 and args.db == "sqlite":
         raise SystemExit("several workers need PostgreSQL")
@@ -489,9 +491,10 @@ async def main() -> None:
     # The overall cap belongs to the bot token, so N workers share it (as config.toml says).
     sender = {"overall_per_second": float(args.cap if args.burst else 30.0) / args.workers,
               "private_chat_interval": 1.0}
-    dep = Deployment(args.db, "polling" if args.burst else args.mode, args.workers, fake, sender)
+    dep = Deployment(args.db, "polling" if args.burst else args.mode, args.workers, fake, sender,
+                     args.lanes)
     result: dict[str, Any] = {"db": "sqlite" if args.db == "sqlite" else "postgresql",
-                              "mode": dep.mode, "workers": args.workers}
+                              "mode": dep.mode, "workers": args.workers, "lanes": args.lanes}
     try:
         dep.prepare()
         dep.start()
