@@ -26,6 +26,7 @@ class FaqSource:
         self._lock = threading.Lock()
         self._matcher: FaqMatcher | None = None
         self._entries: dict[str, FaqEntry] = {}
+        self._opd_names: dict[str, str] = {}
         self._stamp: str | None = None
         self._checked = 0.0
 
@@ -39,14 +40,16 @@ class FaqSource:
             return
         started = time.perf_counter()
         entries = uow.faqs.all()
+        every_opd = uow.opds.all(include_inactive=True)
         opds = [OpdProfile(o.code, o.name, o.description, o.keywords)
-                for o in uow.opds.all() if not o.is_ppid_utama]
+                for o in every_opd if not o.is_ppid_utama and o.active]
         self._matcher = FaqMatcher.build(entries, opds, self._settings)
         # The index is large and long-lived: keep it out of the cyclic GC's generations so
         # collections stay cheap while the bot handles messages.
         gc.collect()
         gc.freeze()
         self._entries = {e.id: e for e in entries}
+        self._opd_names = {o.code: o.name for o in every_opd}
         log.info("FAQ index %s: %d entries, %d OPDs, %.2f s",
                  "rebuilt" if self._stamp else "built", len(entries), len(opds),
                  time.perf_counter() - started)
@@ -71,6 +74,11 @@ class FaqSource:
         """An FAQ entry by id, from the same snapshot as the matcher."""
         self.matcher(uow)
         return self._entries.get(faq_id)
+
+    def opd_name(self, code: str, uow: UnitOfWork | None = None) -> str:
+        """An OPD's name from the same snapshot (the code when the OPD is unknown)."""
+        self.matcher(uow)
+        return self._opd_names.get(code, code)
 
     @property
     def size(self) -> int:

@@ -101,10 +101,12 @@ def question(ctx: HandlerContext) -> None:
         # Evidence sent just before the words stays with the new question.
         "attachments": (previous.data.get("attachments", []) if previous else []),
     }
-    draft = _save(ctx, data)
     if decision.decision is DecisionKind.ANSWER and decision.faq_id:
-        _show_faq(ctx, draft, decision.faq_id)
-    elif decision.decision is DecisionKind.SUGGEST and data["candidates"]:
+        # _show_faq saves the draft with the answer's OPD: one write instead of two.
+        _show_faq(ctx, Draft(ctx.inbound.channel, ctx.inbound.chat_id, data), decision.faq_id)
+        return
+    draft = _save(ctx, data)
+    if decision.decision is DecisionKind.SUGGEST and data["candidates"]:
         entries = [ctx.services.faq.entry(fid, ctx.uow) for fid in data["candidates"]]
         shown = [e for e in entries if e is not None]
         nonce = data["nonce"]
@@ -127,9 +129,9 @@ def _short(text: str, limit: int = 60) -> str:
 def _show_faq(ctx: HandlerContext, draft: Draft, faq_id: str) -> None:
     entry = ctx.services.faq.entry(faq_id, ctx.uow)
     if entry is None:
+        ctx.uow.drafts.put(draft, ctx.services.clock())
         _proposal(ctx, draft)
         return
-    opd = ctx.uow.opds.get(entry.opd)
     nonce = draft.data["nonce"]
     draft.data["faq_id"] = faq_id
     draft.data["opd"] = entry.opd
@@ -137,7 +139,7 @@ def _show_faq(ctx: HandlerContext, draft: Draft, faq_id: str) -> None:
     ctx.uow.drafts.put(draft, ctx.services.clock())
     ctx.reply("citizen/faq_answer", {
         "question": entry.question, "answer": entry.answer,
-        "opd_name": opd.name if opd else entry.opd,
+        "opd_name": ctx.services.faq.opd_name(entry.opd, ctx.uow),
     }, buttons=((Button("helpful_yes", f"d:{nonce}:yes"),
                  Button("helpful_no", f"d:{nonce}:no")),))
 
