@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
-from typing import Any
+from operator import itemgetter, mul
+from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
 
@@ -107,7 +106,10 @@ class MatchSettings:
 
 
 _NUM_RE = re.compile(r"\d")
-_CAP_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}")
+# A capitalised word not at the start of the text or of a sentence. Written so that the search
+# first looks for a capital letter and only then checks what precedes it (the same matches as
+# r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}", ~6x faster).
+_CAP_RE = re.compile(r"[A-Z](?<=\b[A-Z])(?<![.!?]\s[A-Z])(?<!^[A-Z])[a-z]{2,}")
 _SINCE = frozenset({"sudah", "sejak", "selama", "hampir", "lewat", "lebih"})
 _TIME_UNITS = frozenset(
     {
@@ -185,14 +187,17 @@ class Signals:
     opd_scores: list[tuple[str, float]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Analysis:
+class _Analysis(NamedTuple):
     text: str
     opd: str | None
     scored: list[tuple[int, float]]
     sig: Signals
     topical: int
     topical_top: float
+    #: Tokens and unrestricted FAQ scores the OPD routing reads; the routing itself is computed
+    #: only when the verdict gets to it (see `_opd_scores`).
+    tokens: list[str]
+    route_scored: list[tuple[int, float]]
 
 
 _AFFIX_START = ("me", "di", "ke", "be", "te", "pe", "se")
@@ -243,9 +248,30 @@ def _affix_tables() -> tuple[frozenset[str], frozenset[str]]:
 _STEM_PREFIXES, _STEM_SUFFIXES = _affix_tables()
 _MAX_STEM_PREFIX = max(map(len, _STEM_PREFIXES))
 _MAX_STEM_SUFFIX = max(map(len, _STEM_SUFFIXES))
+# Beginnings of prefix chains and endings of suffix chains: a word's affix scan stops at the
+# first length that no chain continues.
+_PREFIX_HEADS = frozenset(p[:k] for p in _STEM_PREFIXES for k in range(len(p) + 1))
+_SUFFIX_TAILS = frozenset(x[k:] for x in _STEM_SUFFIXES for k in range(len(x) + 1))
 # Letters the stemmer restores after a nasal prefix (menyapu -> sapu, memukul -> pukul, ...).
 _RECODE = "kpstmnrlgcy"
 _INFIXES = frozenset({"el", "em", "er", "in"})
+
+
+def _recode_index(roots: frozenset[str]) -> dict[str, str]:
+    """Root without its first letter -> the root, for roots starting with a restorable letter.
+
+    When several roots share the rest, the one whose first letter comes first in `_RECODE` wins
+    (the order in which the letters are tried).
+    """
+    by_letter: dict[str, list[str]] = {c: [] for c in _RECODE}
+    for r in roots:
+        if r[:1] in by_letter:
+            by_letter[r[0]].append(r)
+    index: dict[str, str] = {}
+    for c in _RECODE:
+        for r in by_letter[c]:
+            index.setdefault(r[1:], r)
+    return index
 
 
 class _Stemmer:
@@ -268,7 +294,9 @@ class _Stemmer:
             self._roots = frozenset(self._impl.dictionary.words)
         except Exception:  # pragma: no cover - optional dependency
             self._impl = None
+        self._recode = _recode_index(self._roots)
         self._check_roots = self._roots
+        self._check_recode = self._recode
 
     def restrict(self, useful: Iterable[str]) -> None:
         """From now on, stem new words only towards these roots (index, routing, marker words).
@@ -277,14 +305,61 @@ class _Stemmer:
         nothing anyway, and Sastrawi costs ~1.5 ms per unseen word (typos, names).
         """
         self._check_roots = self._roots & frozenset(useful)
+        self._check_recode = _recode_index(self._check_roots)
 
-    def _root_of(self, word: str, roots: frozenset[str]) -> str | None:
-        """A root among `roots` that stripping affixes from the word can give (longest first)."""
+    def _possessive_root(self, word: str) -> str | None:
+        """Sastrawi's stem of root + -nya/-ku/-mu, without running Sastrawi.
+
+        Sastrawi strips a possessive pronoun before any prefix rule (its prefix-first rules
+        need words ending in -lah, -an or -i) and stops at the first dictionary word, so for a
+        dictionary root plus -nya, -ku or -mu it returns the root: checked for every such word
+        of its dictionary (88,764 words, PySastrawi 1.2.1). Sastrawi drops letters outside
+        a-z, hence only for ASCII words.
+        """
+        if not word.isascii():
+            return None
+        if word.endswith("nya"):
+            core = word[:-3]
+        elif word.endswith(("ku", "mu")):
+            core = word[:-2]
+        else:
+            return None
+        return core if core in self._roots else None
+
+    @staticmethod
+    def _affix_spans(word: str) -> tuple[list[int], list[int]]:
+        """Where cores of the word may start (after a prefix chain) and end (before suffixes)."""
         n = len(word)
-        starts = [i for i in range(min(_MAX_STEM_PREFIX, n - 2) + 1) if word[:i] in _STEM_PREFIXES]
-        ends = [
-            j for j in range(max(2, n - _MAX_STEM_SUFFIX), n + 1) if word[j:] in _STEM_SUFFIXES
-        ]
+        starts = []
+        for i in range(min(_MAX_STEM_PREFIX, n - 2) + 1):
+            head = word[:i]
+            if head not in _PREFIX_HEADS:
+                break
+            if head in _STEM_PREFIXES:
+                starts.append(i)
+        ends = []
+        for j in range(n, max(2, n - _MAX_STEM_SUFFIX) - 1, -1):
+            tail = word[j:]
+            if tail not in _SUFFIX_TAILS:
+                break
+            if tail in _STEM_SUFFIXES:
+                ends.append(j)
+        ends.reverse()
+        return starts, ends
+
+    @staticmethod
+    def _root_of(
+        word: str,
+        spans: tuple[list[int], list[int]],
+        roots: frozenset[str],
+        recode: dict[str, str],
+    ) -> str | None:
+        """A root among `roots` that stripping affixes from the word can give (longest first).
+
+        `recode` is `_recode_index(roots)`: the root a nasal-prefix core stands for (pukul for
+        the "ukul" of memukul).
+        """
+        starts, ends = spans
         found: str | None = None
         for i in starts:
             for j in ends:
@@ -295,16 +370,13 @@ class _Stemmer:
                     found = core
                     continue
                 if i:
-                    hit = next((c + core for c in _RECODE if c + core in roots), None)
+                    hit = recode.get(core)
                     if hit is not None:
                         found = hit
                         continue
                 if core[1:3] in _INFIXES and core[0] + core[3:] in roots:
                     found = core[0] + core[3:]
         return found
-
-    def _may_stem(self, word: str) -> bool:
-        return self._root_of(word, self._check_roots) is not None
 
     def __call__(self, word: str) -> str:
         hit = self.cache.get(word)
@@ -318,15 +390,17 @@ class _Stemmer:
             or word in self._roots
         ):
             out = word
-        elif self._may_stem(word):
-            out = self._impl.stem(word) or word
-        elif self._check_roots is self._roots:
-            out = word
         else:
-            # Only roots that match nothing here: strip the affixes without calling Sastrawi, so
-            # the (useless) stem is still a stem, as it would have been.
-            root = self._root_of(word, self._roots)
-            out = root if root is not None and len(root) >= 4 else word
+            spans = self._affix_spans(word)
+            if self._root_of(word, spans, self._check_roots, self._check_recode) is not None:
+                out = self._possessive_root(word) or self._impl.stem(word) or word
+            elif self._check_roots is self._roots:
+                out = word
+            else:
+                # Only roots that match nothing here: strip the affixes without calling
+                # Sastrawi, so the (useless) stem is still a stem, as it would have been.
+                root = self._root_of(word, spans, self._roots, self._recode)
+                out = root if root is not None and len(root) >= 4 else word
         if len(self.cache) >= _CACHE_SIZE:
             self.cache.clear()
         self.cache[word] = out
@@ -388,6 +462,20 @@ _SUFFIXES = (
 )
 
 
+def _by_letter(affixes: Sequence[str], index: int) -> dict[str, tuple[str, ...]]:
+    """Affixes grouped by their first (index 0) or last (-1) letter, in their original order."""
+    out: dict[str, tuple[str, ...]] = {}
+    for a in affixes:
+        out[a[index]] = (*out.get(a[index], ()), a)
+    return out
+
+
+# The colloquial affixes a word can carry, by its first and last letter ("" comes first: no
+# prefix, no suffix).
+_PREFIXES_BY_HEAD = {c: ("", *group) for c, group in _by_letter(_PREFIXES, 0).items()}
+_SUFFIXES_BY_TAIL = {c: ("", *group) for c, group in _by_letter(_SUFFIXES, -1).items()}
+
+
 class FaqMatcher:
     """An immutable, pre-built index over FAQ entries and OPD profiles."""
 
@@ -434,7 +522,13 @@ class FaqMatcher:
         self._drop = self.res.stopwords | self.res.address
         self._term_cache: dict[str, str] = {}
         self._last_terms: tuple[Sequence[str] | None, list[str]] = (None, [])
-        self._places = dict.fromkeys(self.res.places, 1.0)
+        self._places = _PhraseTable(dict.fromkeys(self.res.places, 1.0))
+        self._spam_table = _PhraseTable(self.res.spam)
+        self._oor_table = _PhraseTable(self.res.out_of_remit)
+        self._oor_stem_table = _PhraseTable(self._oor_stems)
+        self._case_table = _PhraseTable(self.res.case_markers)
+        self._case_stem_table = _PhraseTable(self._case_stems)
+        self._chit = self.res.smalltalk | self.res.address
         self._place_words = frozenset(w for p in self.res.places for w in p)
         s = settings
 
@@ -485,9 +579,8 @@ class FaqMatcher:
                 postings[t].append((i, w))
             self._doc_weights.append(weights)
         # Champion lists: each term's postings by weight, best first; candidate generation reads
-        # only the
-        # head, exact scores are then computed for the few candidates from the per-document
-        # weights.
+        # only the head, exact scores are then computed for the few candidates from the
+        # per-document weights.
         # The lists are rebuilt from fresh objects, term by term, so that one term's postings sit
         # together in memory (reading them is then mostly cache hits; ~1.5x faster at 10k FAQs).
         self._postings = {
@@ -715,11 +808,13 @@ class FaqMatcher:
         return out
 
     def _affix_fallback(self, term: str) -> tuple[tuple[str, float], ...]:
-        for pre in ("", *_PREFIXES):
+        # Only the affixes that begin (end) with the word's first (last) letter can match.
+        suffixes = _SUFFIXES_BY_TAIL.get(term[-1], ("",))
+        for pre in _PREFIXES_BY_HEAD.get(term[0], ("",)):
             if pre and not term.startswith(pre):
                 continue
             rest = term[len(pre) :]
-            for suf in ("", *_SUFFIXES):
+            for suf in suffixes:
                 if suf and not rest.endswith(suf):
                     continue
                 core = rest[: len(rest) - len(suf)] if suf else rest
@@ -755,18 +850,25 @@ class FaqMatcher:
         if len(term) < 4:
             return ()
         n = len(term)
+        head, tail = _fuzzy_keys(term)
+        heads = self._buckets.get((head, n), ())
+        tails = self._buckets.get((tail, n), ())
+        if not heads and not tails:
+            return ()
+        # Each bucket gives its two best words (best score first, then bucket order); both are
+        # searched in one rapidfuzz call, whose results come in that same order.
         found: dict[str, float] = {}
-        for key in _fuzzy_keys(term):
-            choices = self._buckets.get((key, n))
-            if not choices:
-                continue
-            for w, score, _ in process.extract(
-                term,
-                choices,
-                scorer=fuzz.ratio,
-                score_cutoff=self.settings.fuzzy_min_similarity,
-                limit=2,
-            ):
+        taken = [0, 0]
+        for w, score, i in process.extract(
+            term,
+            [*heads, *tails] if heads and tails else heads or tails,
+            scorer=fuzz.ratio,
+            score_cutoff=self.settings.fuzzy_min_similarity,
+            limit=None if heads and tails else 2,
+        ):
+            bucket = 0 if heads and i < len(heads) else 1
+            if taken[bucket] < 2:
+                taken[bucket] += 1
                 found[w] = score
         best = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
         return tuple((w, (score / 100.0) ** 2) for w, score in best)
@@ -775,9 +877,17 @@ class FaqMatcher:
         """Weighted index terms of a message (duplicates add up, capped)."""
         q: dict[str, float] = {}
         expand = self._expand
+        vocab = self._vocab_set
+        get = q.get
         for t in self._terms(tokens):
-            for term, w in expand(t):
-                q[term] = min(q.get(term, 0.0) + w, 2.0)
+            # Capped at 2.0, as min(v, 2.0) would.
+            if t in vocab:
+                v = get(t, 0.0) + 1.0
+                q[t] = v if v < 2.0 else 2.0
+            else:
+                for term, w in expand(t):
+                    v = get(term, 0.0) + w
+                    q[term] = v if v < 2.0 else 2.0
         return q
 
     # ------------------------------------------------------------------ scoring
@@ -805,8 +915,12 @@ class FaqMatcher:
                 w = weights[t]
                 for d, tw in plist:
                     acc[d] = get(d, 0.0) + w * tw
+            # sorted(...)[:n] is what heapq.nlargest returns (ties included), and faster here.
             pool = [
-                d for d, _ in heapq.nlargest(2 * s.rerank_depth, acc.items(), key=itemgetter(1))
+                d
+                for d, _ in sorted(acc.items(), key=itemgetter(1), reverse=True)[
+                    : 2 * s.rerank_depth
+                ]
             ]
         doc_weights = self._doc_weights
         witems = list(weights.items())
@@ -814,7 +928,7 @@ class FaqMatcher:
         for d in pool:
             dw = doc_weights[d]
             exact.append((d, sum([w * dw[t] for t, w in witems if t in dw])))
-        top = heapq.nlargest(s.rerank_depth, exact, key=itemgetter(1))
+        top = sorted(exact, key=itemgetter(1), reverse=True)[: s.rerank_depth]
         top = [x for x in top if x[1] > 0]
         if not top:
             return []
@@ -822,15 +936,21 @@ class FaqMatcher:
         ideal = sum(idf[t] * q[t] * (s.bm25_k1 + 1) for t in q) * 0.5 or 1.0
         # Re-rank the few best with rapidfuzz: token_set_ratio of the message's terms against the
         # FAQ's phrasing terms (question, variants, keywords), which rewards covering them.
-        qstr = " ".join(q)
+        # One rapidfuzz call for all of them (it prepares the message's side once).
         phrasings = self._phrasings
+        fz = [0.0] * len(top)
+        for _, ratio, i in process.extract(
+            " ".join(q), [phrasings[d] for d, _ in top], scorer=fuzz.token_set_ratio, limit=None
+        ):
+            fz[i] = ratio
         rw = s.rerank_weight
         out = []
-        for d, v in top:
-            word = min(v / ideal, 1.0)
-            fz = fuzz.token_set_ratio(qstr, phrasings[d])
-            out.append((d, 100.0 * (1 - rw) * word + rw * fz))
-        out.sort(key=lambda kv: -kv[1])
+        for (d, v), ratio in zip(top, fz, strict=True):
+            word = v / ideal
+            if word > 1.0:
+                word = 1.0
+            out.append((d, 100.0 * (1 - rw) * word + rw * ratio))
+        out.sort(key=itemgetter(1), reverse=True)
         return out
 
     # ------------------------------------------------------------------ public API
@@ -848,46 +968,49 @@ class FaqMatcher:
     def signals(self, text: str) -> Signals:
         """Smalltalk/spam/case/out-of-remit evidence and OPD scores for a message."""
         tokens = self.norm.tokens(text or "", self.settings.max_input_chars)
-        return self._signals(text or "", tokens, self._score(tokens, None))
+        scored = self._score(tokens, None)
+        sig = self._signals(text or "", tokens, scored)
+        sig.opd_scores = self._route_scores(tokens, scored)
+        return sig
 
     def _signals(self, text: str, tokens: list[str], scored: list[tuple[int, float]]) -> Signals:
-        res = self.res
-        sig = Signals(tokens=tokens)
-        content = [t for t in tokens if t not in res.stopwords and not t.isdigit() and t != "wkwk"]
-        sig.content = content
-        chatty = [t for t in content if t in res.smalltalk or t in res.address]
-        sig.smalltalk_share = len(chatty) / len(content) if content else 1.0
+        """All the evidence but the OPD scores (`_route_scores`), which only some verdicts read."""
+        stopwords = self.res.stopwords
+        content = [t for t in tokens if t not in stopwords and not t.isdigit() and t != "wkwk"]
+        chit = self._chit
+        chatty = len([t for t in content if t in chit])
         stem_cache = self._stem.cache
         stems = [stem_cache.get(t) or self._stem(t) for t in tokens]
-        sig.spam = _phrase_score(tokens, res.spam)
         # An out-of-remit word that the best FAQ itself uses ("bandara" in a FAQ about the
         # airport's tourist desk) is part of that FAQ's topic, not evidence against it.
         top_doc = scored[0][0] if scored else -1
-        terms = self._terms
+        terms_of = self._terms_of
         phrasings = self._phrasings
 
         def in_top_faq(phrase: tuple[str, ...]) -> bool:
             if len(phrase) != 1 or top_doc < 0:
                 return False
-            found = terms(phrase)
+            found = terms_of(phrase)
             return bool(found) and found[0] in phrasings[top_doc].split()
 
-        sig.out_of_remit = max(
-            _phrase_score(tokens, res.out_of_remit, in_top_faq),
-            _phrase_score(stems, self._oor_stems, in_top_faq),
-        )
-        sig.agencies = self._agencies(tokens)
-        sig.intent = any(t in _INTENT for t in tokens)
         # Information-request evidence: question words, and a question mark (a complaint demands,
         # a question asks).
-        asks = len({t for t in tokens if t in _ASK}) + (1 if "?" in text else 0)
-        sig.ask = float(min(asks, 2))
-        sig.case = max(
-            _phrase_score(tokens, res.case_markers), _phrase_score(stems, self._case_stems)
+        asks = len(_ASK.intersection(tokens)) + (1 if "?" in text else 0)
+        return Signals(
+            tokens=tokens,
+            content=content,
+            smalltalk_share=chatty / len(content) if content else 1.0,
+            spam=self._spam_table.score(tokens),
+            case=max(self._case_table.score(tokens), self._case_stem_table.score(stems))
+            + self._specifics(text, tokens),
+            out_of_remit=max(
+                self._oor_table.score(tokens, in_top_faq),
+                self._oor_stem_table.score(stems, in_top_faq),
+            ),
+            agencies=self._agencies(tokens),
+            intent=not _INTENT.isdisjoint(tokens),
+            ask=float(min(asks, 2)),
         )
-        sig.case += self._specifics(text, tokens)
-        sig.opd_scores = self._route_scores(tokens, scored)
-        return sig
 
     def _agencies(self, tokens: list[str]) -> int:
         """How many distinct OPDs the message names by code or full name."""
@@ -905,7 +1028,7 @@ class FaqMatcher:
         """Evidence of a concrete case: named places, organisations, amounts, proper names."""
         res = self.res
         score = 0.0
-        if _phrase_score(tokens, self._places) > 0:
+        if self._places.score(tokens) > 0:
             score += 1.0
         place_markers = res.place_markers
         markers = (
@@ -937,31 +1060,44 @@ class FaqMatcher:
     def _route_scores(
         self, tokens: list[str], scored: list[tuple[int, float]]
     ) -> list[tuple[str, float]]:
+        """OPD confidence 0-100, best first (ties by code)."""
+        # Sort by code, then (stably) by score.
+        return sorted(
+            sorted(self._route_table(tokens, scored).items()), key=itemgetter(1), reverse=True
+        )
+
+    def _route_table(self, tokens: list[str], scored: list[tuple[int, float]]) -> dict[str, float]:
         """OPD confidence 0-100: FAQ neighbourhood, mandate words and learnt routing examples."""
         # Routing knows more words than the FAQ index (mandates, examples): use them before
         # expanding.
         q: dict[str, float] = {}
+        qget = q.get
         route_vocab = self._route_vocab
         place_words = self._place_words
+        expand = self._expand
         for t in self._terms(tokens):
             if t in place_words:
                 continue  # a named place says where, not which agency
             if t in route_vocab:
-                q[t] = min(q.get(t, 0.0) + 1.0, 2.0)
+                v = qget(t, 0.0) + 1.0
+                q[t] = v if v < 2.0 else 2.0
             else:
-                for term, w in self._expand(t):
-                    q[term] = min(q.get(term, 0.0) + w, 2.0)
+                for term, w in expand(t):
+                    v = qget(term, 0.0) + w
+                    q[term] = v if v < 2.0 else 2.0
         if not q:
-            return []
+            return {}
         ridf = self._route_idf
         qv = {t: w * ridf.get(t, 1.0) for t, w in q.items() if t in route_vocab}
         if not qv:
-            return []
-        qn = math.sqrt(sum(v * v for v in qv.values())) or 1.0
+            return {}
+        vals = list(qv.values())
+        qn = math.sqrt(sum(map(mul, vals, vals))) or 1.0
         st = self.settings
         scores: dict[str, float] = {}
+        doc_opd = self._doc_opd
         for d, sc in scored[:8]:
-            code = self._doc_opd[d]
+            code = doc_opd[d]
             scores[code] = max(scores.get(code, 0.0), st.route_faq_weight * sc)
         # Cosine with each OPD profile and with its mandate alone, read from the merged inverted
         # (word -> OPDs) postings; each word keeps only its strongest OPDs.
@@ -985,7 +1121,7 @@ class FaqMatcher:
             ex_unit = st.routing_example_weight * 60.0 / qn
             for code, sim in best.items():
                 scores[code] = scores.get(code, 0.0) + ex_unit * sim
-        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        return scores
 
     def decide(self, text: str, opd: str | None = None) -> Decision:
         """Decide what to do with a citizen's message (see docs/faq-matching.md)."""
@@ -995,9 +1131,10 @@ class FaqMatcher:
         """Everything the verdict needs (apart, so thresholds can be tuned without re-scoring)."""
         tokens = self.norm.tokens(text, self.settings.max_input_chars)
         scored = self._score(tokens, opd)
-        sig = self._signals(text, tokens, scored if not opd else self._score(tokens, None))
-        res = self.res
-        topical = [t for t in sig.content if t not in res.smalltalk and t not in res.address]
+        route_scored = scored if not opd else self._score(tokens, None)
+        sig = self._signals(text, tokens, route_scored)
+        chit = self._chit
+        topical = [t for t in sig.content if t not in chit]
         # Score of the message without its chit-chat words: "tes tes 123" must not match "tes
         # urine".
         # Only needed when chit-chat dominates, so it is skipped otherwise (speed).
@@ -1009,13 +1146,35 @@ class FaqMatcher:
             topical_top = plain[0][1] if plain else 0.0
         else:
             topical_top = scored[0][1] if scored else 0.0
-        return _Analysis(text, opd, scored, sig, len(topical), topical_top)
+        return _Analysis(text, opd, scored, sig, len(topical), topical_top, tokens, route_scored)
+
+    def _opd_choice(self, a: _Analysis) -> tuple[str | None, float, float]:
+        """Best OPD, its confidence and its lead over the second (in % of its confidence).
+
+        Read from the OPD scores without sorting them all; with an OPD-restricted call, that
+        OPD's confidence and a full lead.
+        """
+        if a.opd:
+            return a.opd, self._route_table(a.tokens, a.route_scored).get(a.opd, 0.0), 100.0
+        scores = self._route_table(a.tokens, a.route_scored)
+        if not scores:
+            return None, 0.0, 0.0
+        values = list(scores.values())
+        first = max(values)
+        # The first of the sorted list: the best score, the smallest code among equals.
+        code = min(c for c, v in scores.items() if v == first)
+        second = 0.0
+        if len(values) > 1:
+            values.remove(first)
+            second = max(values)
+        # Lead in percent of the winner's score, so it means the same at any score level.
+        lead = 100.0 * (first - second) / first if first > 0 else 0.0
+        return code, first, lead
 
     def _verdict(self, a: _Analysis, s: MatchSettings) -> Decision:
         text, scored, sig = a.text, a.scored, a.sig
         top = scored[0][1] if scored else 0.0
         second = scored[1][1] if len(scored) > 1 else 0.0
-        cands = tuple(self._shown(scored, s))
 
         if a.topical == 0:
             return Decision(text=text, decision=DecisionKind.SMALLTALK)
@@ -1028,10 +1187,7 @@ class FaqMatcher:
         ):
             return Decision(text=text, decision=DecisionKind.SMALLTALK)
 
-        best_opd, opd_conf, opd_lead = self._best_opd(sig.opd_scores, a.opd)
-        can_route = (
-            best_opd is not None and opd_conf >= s.route_threshold and opd_lead >= s.route_margin
-        )
+        cands = tuple(self._shown(scored, s))
         # A how/where question inside a story asks for information, which the FAQ gives.
         case_bar = s.case_threshold + s.case_faq_slope * max(0.0, top - s.case_strong_faq)
         is_case = sig.case - s.question_weight * sig.ask >= case_bar
@@ -1046,9 +1202,18 @@ class FaqMatcher:
         # Triage decisions keep their candidates: the PPID desk sees what the bot considered.
         if remote and top < answer_bar:
             return Decision(text, DecisionKind.TRIAGE, score=round(top, 2), candidates=cands)
+        suggest = top >= s.suggest_threshold and bool(cands)
+        if suggest and not is_case:
+            # What follows is a concrete case to route, or else this suggestion: no need for
+            # the OPD routing (the costliest signal), which is computed below only when read.
+            return Decision(text, DecisionKind.SUGGEST, None, a.opd, round(top, 2), cands)
+        best_opd, opd_conf, opd_lead = self._opd_choice(a)
+        can_route = (
+            best_opd is not None and opd_conf >= s.route_threshold and opd_lead >= s.route_margin
+        )
         if is_case and can_route:
             return Decision(text, DecisionKind.ROUTE, None, best_opd, round(opd_conf, 2), cands)
-        if top >= s.suggest_threshold and cands:
+        if suggest:
             return Decision(text, DecisionKind.SUGGEST, None, a.opd, round(top, 2), cands)
         if can_route and opd_conf >= s.route_threshold + s.route_without_case_penalty:
             return Decision(text, DecisionKind.ROUTE, None, best_opd, round(opd_conf, 2), cands)
@@ -1059,20 +1224,6 @@ class FaqMatcher:
             return []
         floor = scored[0][1] * s.candidate_min_ratio
         return self._candidates([x for x in scored if x[1] >= floor], s.max_candidates)
-
-    def _best_opd(
-        self, scores: list[tuple[str, float]], opd: str | None
-    ) -> tuple[str | None, float, float]:
-        if opd:
-            conf = dict(scores).get(opd, 0.0)
-            return opd, conf, 100.0
-        if not scores:
-            return None, 0.0, 0.0
-        first = scores[0]
-        second = scores[1][1] if len(scores) > 1 else 0.0
-        # Lead in percent of the winner's score, so it means the same at any score level.
-        lead = 100.0 * (first[1] - second) / first[1] if first[1] > 0 else 0.0
-        return first[0], first[1], lead
 
 
 def _fuzzy_keys(word: str, size: int = 0) -> tuple[str, str]:
@@ -1094,38 +1245,38 @@ def _fuzzy_keys_of_size(key: str, size: int) -> tuple[str, str]:
     return ("", key) if len(key) == n + 3 else ("", "")
 
 
-def _phrase_score(
-    tokens: Sequence[str],
-    table: dict[tuple[str, ...], float],
-    skip: Callable[[tuple[str, ...]], bool] | None = None,
-) -> float:
-    """Summed weight of the table's phrases (1-3 words) found in tokens, except those skipped."""
-    firsts = _first_words(table)
-    if firsts.isdisjoint(tokens):
-        return 0.0
-    total = 0.0
-    n = len(tokens)
-    for i in range(n):
-        if tokens[i] not in firsts:
-            continue
-        for size in (1, 2, 3):
-            if i + size > n:
-                break
-            key = tuple(tokens[i : i + size])
-            w = table.get(key)
-            if w is not None and not (skip and skip(key)):
-                total += w
-    return total
+class _PhraseTable:
+    """Weighted phrases (1-3 words; longer ones never match) indexed by their first word."""
 
+    __slots__ = ("by_first", "firsts")
 
-_FIRSTS: dict[int, frozenset[str]] = {}
+    def __init__(self, table: dict[tuple[str, ...], float]) -> None:
+        by_first: dict[str, list[tuple[tuple[str, ...], float]]] = defaultdict(list)
+        for phrase, w in table.items():
+            if 1 <= len(phrase) <= 3:
+                by_first[phrase[0]].append((phrase, w))
+        # Shortest first: at one position the 1-, 2- and 3-word phrases add up in that order.
+        self.by_first = {
+            k: tuple(sorted(v, key=lambda pw: len(pw[0]))) for k, v in by_first.items()
+        }
+        self.firsts = frozenset(self.by_first)
 
-
-def _first_words(table: dict[tuple[str, ...], float]) -> frozenset[str]:
-    """First words of a phrase table (cached by table identity) to skip most positions cheaply."""
-    key = id(table)
-    hit = _FIRSTS.get(key)
-    if hit is None:
-        hit = frozenset(k[0] for k in table if k)
-        _FIRSTS[key] = hit
-    return hit
+    def score(
+        self, tokens: Sequence[str], skip: Callable[[tuple[str, ...]], bool] | None = None
+    ) -> float:
+        """Summed weight of the phrases found in tokens, except those skipped."""
+        if self.firsts.isdisjoint(tokens):
+            return 0.0
+        total = 0.0
+        by_first = self.by_first
+        for i, t in enumerate(tokens):
+            found = by_first.get(t)
+            if found is None:
+                continue
+            for phrase, w in found:
+                size = len(phrase)
+                if (size == 1 or tuple(tokens[i : i + size]) == phrase) and not (
+                    skip and skip(phrase)
+                ):
+                    total += w
+        return total

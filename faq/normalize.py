@@ -27,6 +27,9 @@ _URL_RE = re.compile(
     r"(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|id|net|org|go\.id|co\.id|ly|me)\b\S*"
 )
 _EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
+# What any URL must contain (a scheme, "www." or a dot before one of the domain endings): a
+# cheap test that skips the URL pattern for nearly every message.
+_URL_HINT_RE = re.compile(r"://|www\.|\.(?:com|id|net|org|go|co|ly|me)")
 # Phone numbers such as 0812-0000-7781, +62 812 0000 7781 or 08120000xxxx.
 _PHONE_RE = re.compile(r"(?:\+62|\b0)8[\d\- ]{6,}[\dx]*", re.IGNORECASE)
 # "tiba2", "anak2nya", "ugal2an": Indonesian reduplication written with a digit 2.
@@ -40,6 +43,10 @@ _LAUGH_RE = re.compile(
     r"^(?:w?k?(?:wk)+w?|a?(?:ha)+h?|(?:he)+h?|(?:hi)+h?|(?:xi)+|awk(?:wk)*|lol+|ckck+)$"
 )
 _VOWELS = frozenset("aeiou")
+#: Per-word caches of the normaliser are cleared when they reach this size.
+_CACHE_SIZE = 100_000
+# Letters a laugh can start with (the first letters _LAUGH_RE allows).
+_LAUGH_FIRST = frozenset("wkahxlc")
 
 
 def skeleton(word: str) -> str:
@@ -223,19 +230,34 @@ _PREFIX_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+def _rules_by(
+    rules: tuple[tuple[str, tuple[str, ...]], ...], index: int
+) -> dict[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """Rules grouped by the first (index 0) or last (-1) letter of their affix, order kept."""
+    out: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
+    for rule in rules:
+        out[rule[0][index]] = (*out.get(rule[0][index], ()), rule)
+    return out
+
+
+# Only the rules whose affix starts (ends) with the word's first (last) letter can apply.
+_PREFIX_RULES_BY_HEAD = _rules_by(_PREFIX_RULES, 0)
+_SUFFIX_RULES_BY_TAIL = _rules_by(_SUFFIX_RULES, -1)
+
+
 def sound_variants(word: str, limit: int = 40) -> list[str]:
     """Plausible Indonesian spellings of a regional/colloquial word ("kampuang" -> "kampung")."""
     if len(word) < 4 or not word.isalpha():
         return []
     heads = [word]
-    for pre, subs in _PREFIX_RULES:
+    for pre, subs in _PREFIX_RULES_BY_HEAD.get(word[0], ()):
         if word.startswith(pre) and len(word) - len(pre) >= 3:
             heads.extend(sub + word[len(pre) :] for sub in subs)
             break
     out: list[str] = []
     for head in heads:
         tails = [head]
-        for suf, subs in _SUFFIX_RULES:
+        for suf, subs in _SUFFIX_RULES_BY_TAIL.get(head[-1], ()):
             if head.endswith(suf) and len(head) - len(suf) >= 3:
                 tails.extend(head[: len(head) - len(suf)] + sub for sub in subs)
                 break
@@ -264,13 +286,18 @@ class Normalizer:
         # Longest lexicon phrase starting with each word, so most tokens need one lookup.
         self._phrase_len: dict[str, int] = {}
         for key in self.res.lexicon:
-            if len(key) > self._phrase_len.get(key[0], 1):
+            if len(key) > self._phrase_len.get(key[0], 1) and key[0] not in self.res.protected:
                 self._phrase_len[key[0]] = len(key)
+        # Reading of a single word (lexicon, laughter, protected), cached per word.
+        self._single: dict[str, tuple[str, ...]] = {}
 
     def add_known(self, words: Iterable[str]) -> None:
         """Teach the elongation fixer more real words (the FAQ index vocabulary)."""
         self._known.update(words)
-        self._cache.clear()
+        # Only a word with a letter repeated three times can read differently now (elongation);
+        # the rest of the cache stays valid.
+        for tok in [t for t in self._cache if _RUN3_RE.search(t)]:
+            del self._cache[tok]
 
     def clean(self, text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         """Unicode-normalise, lower-case, and mask URLs and phone numbers; no tokenising."""
@@ -278,8 +305,14 @@ class Normalizer:
             return ""
         text = text[:max_chars]
         text = unicodedata.normalize("NFKC", text).casefold()
-        text = _URL_RE.sub(" _url_ ", _EMAIL_RE.sub(" _url_ ", text))
-        text = _PHONE_RE.sub(" _phone_ ", text)
+        # Each pattern needs a character most messages lack: test for it before running the
+        # (slower) regular expression, which could not match anyway.
+        if "@" in text:
+            text = _EMAIL_RE.sub(" _url_ ", text)
+        if _URL_HINT_RE.search(text):
+            text = _URL_RE.sub(" _url_ ", text)
+        if "08" in text or "+628" in text:
+            text = _PHONE_RE.sub(" _phone_ ", text)
         # Apostrophes mark glottal stops in regional spellings (tabe', di'): drop them inside
         # words.
         return text.replace("'", "").replace("’", "").replace("`", "")
@@ -287,8 +320,10 @@ class Normalizer:
     def raw_tokens(self, text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
         """Tokens after cleaning, reduplication and number splitting, before the lexicon."""
         out: list[str] = []
+        cache = self._cache
         for tok in _TOKEN_RE.findall(self.clean(text, max_chars)):
-            out.extend(self._split_token(tok))
+            parts = cache.get(tok)
+            out.extend(parts if parts is not None else self._split_token(tok))
         return out
 
     def _split_token(self, tok: str) -> tuple[str, ...]:
@@ -298,6 +333,9 @@ class Normalizer:
         result: tuple[str, ...]
         if tok in self.res.protected or tok.startswith("_"):
             result = (tok,)
+        elif tok.isalpha():
+            # No digit: neither reduplication ("anak2") nor a number to split off.
+            result = (self._unelongate(tok),)
         elif (m := _REDUP_RE.match(tok)) is not None:
             base, suffix = m.group(1), m.group(2) or ""
             base = self._unelongate(base)
@@ -308,8 +346,9 @@ class Normalizer:
             result = tuple(self._unelongate(p) for p in spaced.split())
         else:
             result = (self._unelongate(tok),)
-        if len(self._cache) < 50_000:
-            self._cache[tok] = result
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[tok] = result
         return result
 
     def _unelongate(self, tok: str) -> str:
@@ -329,31 +368,50 @@ class Normalizer:
         """Normalised tokens: slang and regional words mapped to Indonesian, acronyms kept."""
         raw = self.raw_tokens(text, max_chars)
         lex = self.res.lexicon
-        protected = self.res.protected
+        phrase_len = self._phrase_len
+        single = self._single
         out: list[str] = []
         i = 0
         n = len(raw)
         while i < n:
             tok = raw[i]
-            if tok in protected:
-                out.append(tok)
-                i += 1
-                continue
-            longest = min(self._phrase_len.get(tok, 1), n - i)
-            for size in range(longest, 0, -1):
-                key = tuple(raw[i : i + size])
-                mapped = lex.get(key)
-                if mapped is not None:
-                    out.extend(mapped)
-                    i += size
-                    break
-            else:
-                if _LAUGH_RE.match(tok):
-                    out.append("wkwk")
+            longest = phrase_len.get(tok)
+            if longest is not None and i + 1 < n:
+                # The word starts a lexicon phrase of several words: longest match first.
+                for size in range(min(longest, n - i), 1, -1):
+                    mapped = lex.get(tuple(raw[i : i + size]))
+                    if mapped is not None:
+                        out.extend(mapped)
+                        i += size
+                        break
                 else:
-                    out.append(tok)
-                i += 1
+                    longest = None
+                if longest is not None:
+                    continue
+            # One word: its reading does not depend on its neighbours (cached per word).
+            one = single.get(tok)
+            if one is None:
+                one = self._single_word(tok)
+            out.extend(one)
+            i += 1
         return out
+
+    def _single_word(self, tok: str) -> tuple[str, ...]:
+        """The normalised form of one word on its own: protected, lexicon, laughter or itself."""
+        if tok in self.res.protected:
+            one: tuple[str, ...] = (tok,)
+        else:
+            mapped = self.res.lexicon.get((tok,))
+            if mapped is not None:
+                one = mapped
+            elif tok[:1] in _LAUGH_FIRST and _LAUGH_RE.match(tok):
+                one = ("wkwk",)
+            else:
+                one = (tok,)
+        if len(self._single) >= _CACHE_SIZE:
+            self._single.clear()
+        self._single[tok] = one
+        return one
 
     def normalize(self, text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         """Normalised text as one space-separated string."""

@@ -187,3 +187,106 @@ def test_stemmer_skips_new_words_without_a_useful_root(corpus_matcher: FaqMatche
     assert stem("pembayaran") == "bayar"
     # A typo is left as it is (or stripped to a root of its affixes), never an error.
     assert isinstance(stem("pemmbayaranx"), str)
+
+
+def _reference_root_of(word: str, roots: frozenset[str]) -> str | None:
+    """The stemmer's root search written plainly (no scan cut-offs, no recode index)."""
+    from faq.matcher import (
+        _INFIXES,
+        _MAX_STEM_PREFIX,
+        _MAX_STEM_SUFFIX,
+        _RECODE,
+        _STEM_PREFIXES,
+        _STEM_SUFFIXES,
+    )
+
+    n = len(word)
+    starts = [i for i in range(min(_MAX_STEM_PREFIX, n - 2) + 1) if word[:i] in _STEM_PREFIXES]
+    ends = [j for j in range(max(2, n - _MAX_STEM_SUFFIX), n + 1) if word[j:] in _STEM_SUFFIXES]
+    found: str | None = None
+    for i in starts:
+        for j in ends:
+            if j - i < 2 or (found is not None and j - i <= len(found)):
+                continue
+            core = word[i:j]
+            if core in roots:
+                found = core
+                continue
+            if i:
+                hit = next((c + core for c in _RECODE if c + core in roots), None)
+                if hit is not None:
+                    found = hit
+                    continue
+            if core[1:3] in _INFIXES and core[0] + core[3:] in roots:
+                found = core[0] + core[3:]
+    return found
+
+
+def test_root_search_matches_the_plain_reference(corpus_matcher: FaqMatcher) -> None:
+    stem = corpus_matcher._stem
+    roots = frozenset(list(stem._roots)[:3000]) | {"pukul", "sapu", "tarik", "bayar", "gigi"}
+    from faq.matcher import _recode_index
+
+    recode = _recode_index(roots)
+    words = [
+        "memukul",
+        "menyapu",
+        "ditariknya",
+        "pembayaran",
+        "pemmbayaranx",
+        "gerigi",
+        "keberangkatannya",
+        "memperbaikinya",
+        *(p + r + s for r in sorted(roots)[:400] for p, s in (("me", "kan"), ("di", "i"))),
+    ]
+    for w in words:
+        assert stem._root_of(w, stem._affix_spans(w), roots, recode) == _reference_root_of(
+            w, roots
+        ), w
+
+
+def test_possessive_shortcut_agrees_with_sastrawi(corpus_matcher: FaqMatcher) -> None:
+    stem = corpus_matcher._stem
+    if stem._impl is None:
+        pytest.skip("PySastrawi not installed")
+    roots = sorted(r for r in stem._roots if r.isascii() and r.isalpha())[::150]
+    for root in roots:
+        for word in (root + "nya", root + "ku", root + "mu"):
+            if word in stem._roots or len(word) <= 3:
+                continue
+            assert stem._possessive_root(word) == root
+            assert stem._impl.stem(word) == root, word
+
+
+def test_capitalised_word_pattern_matches_the_plain_one() -> None:
+    import re
+
+    from faq.matcher import _CAP_RE
+
+    plain = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}")
+    for text in (
+        "Jalan di Desa Suka Maju rusak. Sudah lapor ke Dinas PU",
+        "di Kec Tirta Mulya!  Warga batuk",
+        "A.Bcd xYzz Éabc Abc",
+        "Halo min, sy dr Kab Pelita? Ada Pak Budi",
+    ):
+        assert _CAP_RE.findall(text) == plain.findall(text), text
+
+
+def test_decide_agrees_with_the_full_signals(corpus_matcher: FaqMatcher) -> None:
+    # decide() computes the OPD routing only when the verdict reads it; the routed OPD must be
+    # the best of the full OPD scores.
+    routed = 0
+    for text in (
+        "cerobong pabrik di Kec Tirta Mulya keluarin asap hitam tiap malam, tolong ditindak",
+        "jalan provinsi depan SMAN 2 berlubang besar sudah 3 bulan, kemarin ada yg jatuh",
+        "gmn cara bayar pajak motor",
+        "guru honorer di sekolah kami belum digaji 4 bulan, tolong dicek",
+    ):
+        d = corpus_matcher.decide(text)
+        if d.decision is DecisionKind.ROUTE:
+            routed += 1
+            scores = corpus_matcher.signals(text).opd_scores
+            assert d.opd == scores[0][0]
+            assert d.score == round(scores[0][1], 2)
+    assert routed >= 2

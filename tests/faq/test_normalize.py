@@ -126,3 +126,37 @@ def test_skeleton_drops_inner_vowels() -> None:
 def test_sound_variants_undo_minang_endings() -> None:
     assert "kampung" in sound_variants("kampuang")
     assert "dinding" in sound_variants("dindiang")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cek https://contoh.id/x ya", ["cek", "_url_", "ya"]),
+        ("email ke admin@contoh.go.id", ["email", "ke", "_url_"]),
+        ("wa +6281200007781", ["whatsapp", "_phone_"]),
+        ("jam 08.00 s.d. 16.00", None),  # dots and "08" without a phone number: not masked
+        ("bayar 8 ribu di loket 3.", None),
+    ],
+)
+def test_masking_shortcuts_keep_the_patterns_results(
+    norm: Normalizer, text: str, expected: list[str] | None
+) -> None:
+    # The URL/e-mail/phone patterns are only run when the text holds what they need ("://",
+    # "www.", a domain ending, "@", "08"/"+628"); the masks are the same as running them always.
+    tokens = norm.tokens(text)
+    if expected is not None:
+        assert tokens == expected
+    else:
+        assert "_url_" not in tokens
+        assert "_phone_" not in tokens
+
+
+def test_learning_words_keeps_readings_consistent() -> None:
+    # add_known drops only cached words that elongation could now read differently.
+    norm = Normalizer()
+    before = norm.tokens("tolonggg pajakkk motorrr ditarikkk")
+    norm.add_known(["pajakk"])
+    fresh = Normalizer(known_words=["pajakk"])
+    text = "tolonggg pajakkk motorrr ditarikkk"
+    assert norm.tokens(text) == fresh.tokens(text)
+    assert before != norm.tokens(text)
