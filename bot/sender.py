@@ -331,6 +331,7 @@ class OutboxSender:
             # The chat is paced or flood-blocked: give the row back instead of holding it.
             await self._persist(partial(self._fail, row, row.error or "", permanent=False,
                                         delay=wait, count=False), "a deferral")
+            self._wake_in(wait)
             return
         try:
             message = render_row(row, self.renderer)
@@ -352,6 +353,7 @@ class OutboxSender:
             log.info("outbox %s retry in %.1fs: %s", row.id, delay, exc)
             await self._persist(partial(self._fail, row, str(exc), permanent=False,
                                         delay=delay, count=count), "a retry")
+            self._wake_in(delay)
         except Exception as exc:  # a bug or an unexpected platform answer: back off
             log.exception("outbox %s failed", row.id)
             self.metrics.inc("send_failures_total", kind="error")
@@ -362,6 +364,13 @@ class OutboxSender:
             self.sent += 1
             self.metrics.inc("messages_sent_total", channel=self.channel)
             await self._persist(partial(self._finish, row, message_id), "a delivery")
+            # The chat's next message is ready after its spacing: look again then.
+            self._wake_in(self.pacer.chat_spacing(row.chat_id))
+
+    def _wake_in(self, seconds: float) -> None:
+        """Wake the delivery loop when a row made ready ``seconds`` from now is due."""
+        if seconds > 0:
+            asyncio.get_running_loop().call_later(seconds + 0.002, self.wakeup.set)
 
     async def deliver_once(self) -> int:
         """Deliver one batch (concurrently, across chats); return how many rows were handled."""
@@ -397,6 +406,7 @@ class OutboxSender:
             free = capacity - len(self._in_flight)
             claimed = 0
             if free >= refill or not self._in_flight:
+                self.wakeup.clear()  # before claiming: a commit meanwhile is not missed
                 try:
                     rows = await asyncio.to_thread(self._claim, free)
                     pause = 0.0
@@ -415,7 +425,6 @@ class OutboxSender:
                 claimed = len(rows)
             if claimed and len(self._in_flight) < capacity and not pause:
                 continue
-            self.wakeup.clear()
             waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self.wakeup.wait()),
                                                 asyncio.ensure_future(stop.wait())]
             timeout = pause or (idle_seconds if claimed == 0 else None)
