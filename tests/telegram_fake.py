@@ -503,6 +503,10 @@ def _parse_request(
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # A bot opening dozens of connections at once (a worker starting up with a full send
+    # pipeline) must not overflow the listen backlog (socketserver's default is 5): dropped
+    # SYNs are retried by TCP after 1 s, then 3 s, and such stalls are not Telegram's.
+    request_queue_size = 128
 
     def __init__(self, fake: FakeTelegram) -> None:
         self.fake = fake

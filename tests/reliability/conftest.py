@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from telegram.request import HTTPXRequest
 
@@ -17,6 +19,7 @@ from bot.telegram_app import build_application, start_background, stop_backgroun
 from db.models import OutboxRow
 from tests.builders import build_config
 from tests.e2e.harness import TOKEN, Harness, seed
+from tests.reliability.workers import Worker
 from tests.telegram_fake import FakeTelegram
 
 SECRET = "reliability-secret"
@@ -83,3 +86,21 @@ async def wait_until(predicate: Any, limit: float, step: float = 0.05) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(step)
+
+
+@pytest.fixture
+def worker_factory(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """Build real worker processes (:class:`~tests.reliability.workers.Worker`), logging
+    under ``tmp_path``; any still running at teardown is killed."""
+    made: list[Worker] = []
+
+    def make(config: Path, db_url: str, fake: FakeTelegram,
+             extra_env: Mapping[str, str] | None = None) -> Worker:
+        worker = Worker(config, db_url, fake, tmp_path, extra_env)
+        made.append(worker)
+        return worker
+
+    yield make
+    for worker in made:
+        if worker.alive:
+            worker.kill()
