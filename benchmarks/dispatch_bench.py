@@ -41,6 +41,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", default="sqlite", help="sqlite or a PostgreSQL server URL")
     parser.add_argument("--updates", type=int, default=3000)
+    parser.add_argument("--batch", type=int, default=1,
+                        help="updates per Dispatcher.handle_batch call (1: handle)")
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
     parser.add_argument("--sort", default="cumulative", help="cProfile sort key (tottime...)")
     args = parser.parse_args()
@@ -57,11 +59,22 @@ def main() -> None:
         traffic = Traffic(fake)
         raw = [traffic.update(n)[0] for n in range(args.updates + 200)]
 
+        def parse(update: dict[str, Any]) -> Any:
+            return inbound_from_message(Update.de_json(update, bot))
+
         def handle(update: dict[str, Any]) -> None:
-            parsed = Update.de_json(update, bot)
-            inbound = inbound_from_message(parsed)
+            inbound = parse(update)
             if inbound is not None:
                 dispatcher.handle(inbound)
+
+        def handle_all(updates: list[dict[str, Any]]) -> None:
+            if args.batch <= 1:
+                for update in updates:
+                    handle(update)
+                return
+            for start in range(0, len(updates), args.batch):
+                inbounds = [parse(u) for u in updates[start:start + args.batch]]
+                dispatcher.handle_batch([i for i in inbounds if i is not None])
 
         for update in raw[:200]:  # warm-up: FAQ index, statement caches
             handle(update)
@@ -69,14 +82,13 @@ def main() -> None:
         started, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
-        for update in raw[200:]:
-            handle(update)
+        handle_all(raw[200:])
         if profiler:
             profiler.disable()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         services.dispose()
         print(json.dumps({"db": "sqlite" if args.db == "sqlite" else "postgresql",
-                          "updates": args.updates,
+                          "updates": args.updates, "batch": args.batch,
                           "updates_per_s": round(args.updates / elapsed, 1),
                           "cpu_ms_per_update": round(cpu * 1000 / args.updates, 3)}))
         if profiler:
