@@ -244,6 +244,9 @@ class OutboxSender:
         self.failed = 0
         self.metrics = metrics or Metrics()
         self._in_flight: set[asyncio.Task[None]] = set()
+        #: Rows this process is sending: never re-leased here, even if a slow send outlives
+        #: the lease (another process may, which is what the lease is for after a crash).
+        self._sending: set[int] = set()
 
     # -- database steps (run in a thread) ------------------------------------------------
 
@@ -258,8 +261,9 @@ class OutboxSender:
             for stmt in (_EXPIRED, _CLAIM):
                 if skip_locked:
                     stmt = stmt.with_for_update(skip_locked=True)
-                found += conn.execute(stmt, {"b_channel": self.channel, "b_now": now,
-                                             "b_limit": limit - len(found)}).all()
+                found += [r for r in conn.execute(stmt, {
+                    "b_channel": self.channel, "b_now": now, "b_limit": limit - len(found),
+                }).all() if r.id not in self._sending]
                 if len(found) >= limit:
                     break
             if not found:
@@ -442,10 +446,13 @@ class OutboxSender:
             await asyncio.wait(set(self._in_flight), timeout=drain_seconds)
 
     async def _deliver_logged(self, row: OutboxRow) -> None:
+        self._sending.add(row.id)
         try:
             await self._deliver(row)
         except Exception:  # the lease brings the row back after a crash here
             log.exception("outbox %s: could not record the outcome", row.id)
+        finally:
+            self._sending.discard(row.id)
 
     def pending(self) -> int:
         """How many messages wait to be delivered on this channel."""
