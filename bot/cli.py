@@ -155,7 +155,11 @@ def cmd_faq_import(args: argparse.Namespace) -> int:
                 code=profile.code,
                 # The config file stays authoritative for the OPDs it defines.
                 name=existing.name if existing and profile.code in configured else profile.name,
+                # An imported description wins over config.toml's until another import
+                # changes it (see bot.services.sync_opds); no description keeps the stored one.
                 description=profile.description or (existing.description if existing else ""),
+                description_imported=bool(profile.description) or (
+                    existing.description_imported if existing else False),
                 queue_chat_id=existing.queue_chat_id if existing else None,
                 keywords=profile.keywords or (existing.keywords if existing else ()),
             ))

@@ -87,18 +87,47 @@ class Services:
                          now=self.clock(), charts=charts)
 
 
+PPID_UTAMA_DESCRIPTION = ("Meja layanan pusat PPID Utama: menelaah dan menyalurkan permohonan "
+                          "ke OPD yang berwenang.")
+
+
 def sync_opds(uow: UnitOfWork, config: Config, now: datetime) -> None:
-    """Mirror the configured OPDs and PPID Utama into the database (config wins)."""
+    """Mirror the configured OPDs and PPID Utama into the database.
+
+    The config wins for name and queue chat. The description is config.toml's unless one was
+    imported with ``sahut faq import`` (an explicit admin action): that one stays, with its
+    flag, until another import changes it.
+    """
     for opd in config.opds:
         existing = uow.opds.get(opd.code)
-        description = opd.description or (existing.description if existing else "")
-        uow.opds.upsert(Opd(code=opd.code, name=opd.name, description=description,
-                            queue_chat_id=opd.queue_chat_id, keywords=opd.keywords), now)
+        if existing is not None and existing.description_imported and existing.description:
+            description, imported = existing.description, True
+        else:
+            description = opd.description or (existing.description if existing else "")
+            imported = False
+        _upsert_if_changed(uow, existing, Opd(
+            code=opd.code, name=opd.name, description=description,
+            description_imported=imported, queue_chat_id=opd.queue_chat_id,
+            # Keywords imported with an opd.toml stay unless the config names its own.
+            keywords=opd.keywords or (existing.keywords if existing else ())), now)
     ppid = config.ppid_utama
-    uow.opds.upsert(Opd(code=ppid.code, name=ppid.name, queue_chat_id=ppid.queue_chat_id,
-                        is_ppid_utama=True,
-                        description="Meja layanan pusat PPID Utama: menelaah dan menyalurkan "
-                                    "permohonan ke OPD yang berwenang."), now)
+    existing = uow.opds.get(ppid.code)
+    if existing is not None and existing.description_imported and existing.description:
+        description, imported = existing.description, True
+    else:
+        description, imported = PPID_UTAMA_DESCRIPTION, False
+    _upsert_if_changed(uow, existing, Opd(
+        code=ppid.code, name=ppid.name, queue_chat_id=ppid.queue_chat_id, is_ppid_utama=True,
+        description=description, description_imported=imported,
+        keywords=existing.keywords if existing else ()), now)
+
+
+def _upsert_if_changed(uow: UnitOfWork, existing: Opd | None, wanted: Opd,
+                       now: datetime) -> None:
+    # Every process start syncs: an unchanged row keeps its updated_at, so running bots do
+    # not see a "changed" OPD table and rebuild their FAQ index after each CLI command.
+    if existing != wanted:
+        uow.opds.upsert(wanted, now)
 
 
 def build_services(config: Config, *, clock: Clock | None = None, engine: Engine | None = None,

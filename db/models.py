@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -65,6 +66,10 @@ class OpdRow(Base):
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # True when the description came from ``sahut faq import`` (an OPD TOML file): it then
+    # wins over config.toml's description at start-up until another import changes it.
+    description_imported: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
     keywords: Mapped[list[str]] = mapped_column(default=list)
     queue_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     is_ppid_utama: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -294,7 +294,8 @@ class SqlTicketRepository:
 def _opd(row: OpdRow) -> Opd:
     return Opd(code=row.code, name=row.name, description=row.description,
                queue_chat_id=row.queue_chat_id, is_ppid_utama=row.is_ppid_utama,
-               keywords=tuple(row.keywords or ()), active=row.active)
+               keywords=tuple(row.keywords or ()), active=row.active,
+               description_imported=bool(row.description_imported))
 
 
 class SqlOpdRepository:
@@ -324,6 +325,7 @@ class SqlOpdRepository:
             self.session.add(row)
         row.name = opd.name
         row.description = opd.description
+        row.description_imported = opd.description_imported
         row.keywords = list(opd.keywords)
         row.queue_chat_id = opd.queue_chat_id
         row.is_ppid_utama = opd.is_ppid_utama

@@ -27,6 +27,9 @@ class Opd:
     is_ppid_utama: bool = False
     keywords: tuple[str, ...] = ()
     active: bool = True
+    # The description came from an OPD import (``sahut faq import``), not from config.toml:
+    # start-up keeps it instead of writing the configured description over it.
+    description_imported: bool = False
 
 
 @dataclass(frozen=True)

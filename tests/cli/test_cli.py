@@ -13,14 +13,21 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
-from bot.services import Services
+from bot.services import Services, build_services
 from db.engine import make_engine
 from db.migrate import head_revision
-from db.models import FaqRow
+from db.models import FaqRow, OpdRow
 from routing.people import Citizen, Role
 from routing.policy import Principal, PrincipalKind
 from routing.tickets import TicketKind
-from tests.builders import config_dict, to_toml, write_config
+from tests.builders import (
+    BAPENDA_CHAT,
+    DISHUB_CHAT,
+    build_config,
+    config_dict,
+    to_toml,
+    write_config,
+)
 
 pytestmark = pytest.mark.db
 
@@ -259,6 +266,52 @@ def test_a_malformed_yaml_file_is_rejected_with_its_line(cli: Cli, db_url: str,
     assert result.err.startswith(f"{faq}:")
     assert "malformed YAML" in result.err
     assert faq_count(db_url) == 0
+
+
+IMPORTED_BAPENDA = ("Memungut pajak daerah provinsi: Pajak Kendaraan Bermotor (PKB), BBNKB, "
+                    "pajak alat berat; layanan Samsat bersama Kepolisian dan Jasa Raharja.")
+
+
+def stored_opd(db_url: str, code: str) -> tuple[str, str, bool, int | None]:
+    """(name, description, description_imported, queue_chat_id) of one OPD row."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(select(OpdRow.name, OpdRow.description,
+                                      OpdRow.description_imported, OpdRow.queue_chat_id)
+                               .where(OpdRow.code == code)).one()
+            return row[0], row[1], bool(row[2]), row[3]
+    finally:
+        engine.dispose()
+
+
+def test_an_imported_opd_description_is_still_in_the_database_after_the_next_command(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, empty_db_url: str) -> None:
+    config = write_config(tmp_path / "config.toml", empty_db_url)
+    cli = Cli(capsys, config)
+    assert cli("db", "upgrade").code == 0
+    faq = tmp_path / "faq.csv"
+    faq.write_text("id,opd,question,answer,variants,keywords\n"
+                   "bapenda-001,BAPENDA,Bagaimana cara membayar pajak kendaraan?,"
+                   "Di Samsat atau lewat e-Samsat.,,PKB\n", encoding="utf-8")
+    opds = tmp_path / "opd.toml"
+    opds.write_text(to_toml({"opd": [
+        {"code": "BAPENDA", "name": "Bapenda (nama dari impor)", "description": IMPORTED_BAPENDA},
+        {"code": "DISHUB", "name": "Dinas Perhubungan"},
+    ]}), encoding="utf-8")
+    result = cli("faq", "import", str(faq), str(opds))
+    assert result.code == 0, result.err
+    # Every later command starts the services again (sync_opds): the import must survive it.
+    assert cli("faq", "list").code == 0
+    services = build_services(build_config(empty_db_url))
+    services.dispose()
+    name, description, imported, chat = stored_opd(empty_db_url, "BAPENDA")
+    assert (description, imported) == (IMPORTED_BAPENDA, True)
+    assert (name, chat) == ("Badan Pendapatan Daerah", BAPENDA_CHAT)  # config.toml's
+    # An OPD profile without a description leaves config.toml's description in charge.
+    dishub = stored_opd(empty_db_url, "DISHUB")
+    assert dishub[1:] == ("Angkutan antarkota, terminal, rambu dan lampu lalu lintas.", False,
+                          DISHUB_CHAT)
 
 
 def test_importing_a_missing_file_is_rejected(cli: Cli, tmp_path: Path) -> None:
