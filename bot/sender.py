@@ -407,10 +407,12 @@ class OutboxSender:
         refill = max(1, capacity // 4)
         pause = 0.0
         while not stop.is_set():
+            # Cleared before claiming (a commit during the claim wakes the next round) and on
+            # every round: with the pipeline full a set flag would make the wait below spin.
+            self.wakeup.clear()
             free = capacity - len(self._in_flight)
             claimed = 0
             if free >= refill or not self._in_flight:
-                self.wakeup.clear()  # before claiming: a commit meanwhile is not missed
                 try:
                     rows = await asyncio.to_thread(self._claim, free)
                     pause = 0.0
