@@ -242,6 +242,8 @@ class OutboxSender:
         self.wakeup = asyncio.Event()
         self.sent = 0
         self.failed = 0
+        #: Rounds of the delivery loop (it must sleep, not spin, while its pipeline is full).
+        self.rounds = 0
         self.metrics = metrics or Metrics()
         self._in_flight: set[asyncio.Task[None]] = set()
         #: Rows this process is sending: never re-leased here, even if a slow send outlives
@@ -407,6 +409,7 @@ class OutboxSender:
         refill = max(1, capacity // 4)
         pause = 0.0
         while not stop.is_set():
+            self.rounds += 1
             # Cleared before claiming (a commit during the claim wakes the next round) and on
             # every round: with the pipeline full a set flag would make the wait below spin.
             self.wakeup.clear()

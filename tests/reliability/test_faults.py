@@ -234,3 +234,40 @@ async def test_a_database_outage_in_the_sender_is_waited_out(services: Services)
     assert len(transport.order) == 1
     assert _count(services, OutboxRow, OutboxRow.state == "sent") == 1
     assert _count(services, TicketRow) == 0
+
+
+class StuckTransport:
+    """A platform that takes its time: every send waits until released."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def send(self, message: RenderedMessage) -> int:
+        await self.release.wait()
+        return 1
+
+
+async def test_the_sender_sleeps_while_its_pipeline_is_full_however_often_it_is_woken(
+        services: Services) -> None:
+    now = services.clock()
+    with services.uow() as uow:
+        for n in range(10):
+            uow.outbox.add(Outgoing("telegram", 5000 + n, "common/unknown_command"), now)
+        uow.commit()
+    transport = StuckTransport()
+    sender = OutboxSender(session_factory=services.session_factory,
+                          renderer=services.renderer, transport=transport, channel="telegram",
+                          helpdesk=services.helpdesk, clock=services.clock,
+                          settings=SenderConfig(max_in_flight=2))
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    await wait_until(lambda: len(sender._in_flight) == 2, 5)
+    before = sender.rounds
+    for _ in range(50):  # commits elsewhere keep waking it
+        sender.wakeup.set()
+        await asyncio.sleep(0.002)
+    assert sender.rounds - before <= 51  # one round per wake-up at most, never a spin
+    transport.release.set()
+    await wait_until(lambda: sender.pending() == 0, 10)
+    stop.set()
+    await task
