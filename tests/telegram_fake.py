@@ -520,6 +520,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle's algorithm on, the second waits
+    # for the client's delayed ACK (~40 ms per answer). Telegram does not behave like that.
+    disable_nagle_algorithm = True
     server_version = "FakeTelegram/1.0"
     timeout = 30
     server: _Server
