@@ -135,14 +135,14 @@ class DatabaseConfig:
 
     url: str
     #: Threads per worker that write incoming updates (one chat always uses the same one).
-    #: 0: automatic (1 on SQLite, which has one writer; 4 on PostgreSQL).
+    #: 0: automatic (1 on SQLite, which has one writer; 2 on PostgreSQL).
     intake_lanes: int = 0
 
     def lanes(self) -> int:
         """The number of intake threads to run."""
         if self.intake_lanes:
             return 1 if self.url.startswith("sqlite") else self.intake_lanes
-        return 1 if self.url.startswith("sqlite") else 4
+        return 1 if self.url.startswith("sqlite") else 2
 
 
 @dataclass(frozen=True)
