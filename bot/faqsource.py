@@ -78,7 +78,7 @@ class FaqSource:
     def opd_name(self, code: str, uow: UnitOfWork | None = None) -> str:
         """An OPD's name from the same snapshot (the code when the OPD is unknown)."""
         self.matcher(uow)
-        return self._opd_names.get(code, code)
+        return self._opd_names.get(code.upper(), code)
 
     @property
     def size(self) -> int:

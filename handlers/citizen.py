@@ -41,8 +41,7 @@ def _proposal(ctx: HandlerContext, draft: Draft, *, after_faq: bool = False) -> 
     """Show the ticket proposal: destination, kind, evidence, and the one-tap Kirim button."""
     data = draft.data
     nonce = data["nonce"]
-    opd = ctx.uow.opds.get(data["opd"])
-    opd_name = opd.name if opd else data["opd"]
+    opd_name = ctx.services.faq.opd_name(data["opd"], ctx.uow)  # the snapshot: no query
     kind_rows = tuple(
         Button("kind", f"d:{nonce}:kind:{k.value}",
                {"label": ctx.services.renderer.env.filters["jenis"](k.value),
@@ -56,7 +55,7 @@ def _proposal(ctx: HandlerContext, draft: Draft, *, after_faq: bool = False) -> 
         "anonymous": bool(data.get("anonymous")),
         "confidential": bool(data.get("confidential")),
     }, buttons=(
-        (Button("send", f"d:{nonce}:send", {"opd": opd.code if opd else data["opd"]}),),
+        (Button("send", f"d:{nonce}:send", {"opd": data["opd"]}),),
         kind_rows,
         (Button("anonymous", f"d:{nonce}:anon", {"on": bool(data.get("anonymous"))}),
          Button("confidential", f"d:{nonce}:conf", {"on": bool(data.get("confidential"))})),
