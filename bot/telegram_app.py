@@ -184,10 +184,6 @@ class TelegramTransport:
             raise RetryLater(0.0, f"network: {type(exc).__name__}") from exc
 
 
-#: Updates PTB hands to the callbacks at once (they then queue, in order, for the intake).
-CONCURRENT_UPDATES = 128
-
-
 @dataclass
 class TelegramRuntime:
     """What the PTB callbacks need: the services, the dispatcher and the outbox sender."""
@@ -446,9 +442,7 @@ def build_application(config: Config, services: Services, *, token: str | None =
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     # No AIORateLimiter: it halts every call on one chat's 429; the sender paces itself.
-    # Updates are handled concurrently so that a polled batch reaches the intake thread as
-    # one batch; they enter its queue in arrival order, which is the order they are handled.
-    app = builder.concurrent_updates(CONCURRENT_UPDATES).build()
+    app = builder.build()
     settings = config.sender
     if not rate_limit:
         settings = replace(settings, overall_per_second=UNPACED.overall_per_second,
@@ -542,13 +536,7 @@ def run_bot(config: Config, *, webhook: bool = False, listen: str = "127.0.0.1:8
 
 async def poll_confirming_after_commit(
         app: Application[Any, Any, Any, Any, Any, Any], *, long_poll: int = 10) -> None:
-    """Long-poll getUpdates; confirm a batch (the next call's offset) only once it is handled.
-
-    PTB's Updater confirms what it fetched with its very next getUpdates, before the handlers
-    ran: a crash then loses every fetched, uncommitted update. Here a batch is handled (each
-    update committed, or given up) before the offset moves past it; after a crash Telegram
-    delivers the batch again and the processed-update log makes the repeats no-ops.
-    """
+    """``sahut run`` (polling): start the application, poll until SIGTERM/SIGINT, drain."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -557,49 +545,67 @@ async def poll_confirming_after_commit(
         await app.bot.delete_webhook(drop_pending_updates=False)
         await app.start()
         await start_background(app)
-        offset = 0
-        pause = 0.0
-        stopping = asyncio.ensure_future(stop.wait())
         try:
-            while not stop.is_set():
-                fetch = asyncio.ensure_future(app.bot.get_updates(
-                    offset=offset, timeout=long_poll, allowed_updates=Update.ALL_TYPES))
-                await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                if not fetch.done():
-                    fetch.cancel()
-                    break
-                try:
-                    updates = fetch.result()
-                    pause = 0.0
-                except NetworkError as exc:  # includes TimedOut
-                    pause = min(max(pause * 2, 0.5), 30.0)
-                    log.warning("getUpdates failed (%s); retrying in %.1fs", exc, pause)
-                    await asyncio.sleep(pause)
-                    continue
-                if updates:
-                    # Handled concurrently (they reach the intake in order), confirmed after.
-                    await asyncio.gather(*(app.process_update(u) for u in updates))
-                    offset = updates[-1].update_id + 1
-                    runtime: TelegramRuntime = app.bot_data["runtime"]
-                    unhandled = [u.update_id for u in updates
-                                 if u.update_id in runtime.unavailable]
-                    if unhandled:
-                        # The database stayed away: confirm nothing from there on, so
-                        # Telegram keeps them; the handled ones after it are skipped later.
-                        runtime.unavailable.difference_update(unhandled)
-                        offset = min(unhandled)
-                        pause = min(max(pause * 2, 0.5), 30.0)
-                        await asyncio.sleep(pause)
-            if offset:
-                try:  # confirm what was handled, without waiting
-                    await app.bot.get_updates(offset=offset, timeout=0)
-                except NetworkError:
-                    log.warning("could not confirm the last updates; they will be "
-                                "delivered again (and skipped as already handled)")
+            await poll_updates(app, stop, long_poll=long_poll)
         finally:
-            stopping.cancel()
             await stop_background(app)
             await app.stop()
+
+
+def _backoff(pause: float) -> float:
+    return min(max(pause * 2, 0.5), 30.0)
+
+
+async def poll_updates(app: Application[Any, Any, Any, Any, Any, Any], stop: asyncio.Event,
+                       *, long_poll: int = 10) -> None:
+    """Long-poll getUpdates until ``stop``; confirm a batch only once it is handled.
+
+    PTB's Updater confirms what it fetched with its very next getUpdates, before the handlers
+    ran: a crash then loses every fetched, uncommitted update. Here a batch is handled (each
+    update committed, or given up) before the offset moves past it; after a crash Telegram
+    delivers the batch again and the processed-update log makes the repeats no-ops.
+    """
+    runtime: TelegramRuntime = app.bot_data["runtime"]
+    offset = 0
+    pause = 0.0
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            fetch = asyncio.ensure_future(app.bot.get_updates(
+                offset=offset, timeout=long_poll, allowed_updates=Update.ALL_TYPES))
+            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not fetch.done():
+                fetch.cancel()
+                break
+            try:
+                updates = fetch.result()
+                pause = 0.0
+            except NetworkError as exc:  # includes TimedOut
+                pause = _backoff(pause)
+                log.warning("getUpdates failed (%s); retrying in %.1fs", exc, pause)
+                await asyncio.sleep(pause)
+                continue
+            if not updates:
+                continue
+            # Handled concurrently (they reach the intake in order), confirmed after.
+            await asyncio.gather(*(app.process_update(u) for u in updates))
+            offset = updates[-1].update_id + 1
+            unhandled = [u.update_id for u in updates if u.update_id in runtime.unavailable]
+            if unhandled:
+                # The database stayed away: confirm nothing from there on, so Telegram keeps
+                # them; the handled ones after it are skipped as already processed.
+                runtime.unavailable.difference_update(unhandled)
+                offset = min(unhandled)
+                pause = _backoff(pause)
+                await asyncio.sleep(pause)
+        if offset:
+            try:  # confirm what was handled, without waiting
+                await app.bot.get_updates(offset=offset, timeout=0)
+            except NetworkError:
+                log.warning("could not confirm the last updates; they will be "
+                            "delivered again (and skipped as already handled)")
+    finally:
+        stopping.cancel()
 
 
 async def _serve_outbox(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -12,7 +12,12 @@ from sqlalchemy import func, select
 
 from bot.config import Config
 from bot.services import Services, build_services
-from bot.telegram_app import build_application, start_background, stop_background
+from bot.telegram_app import (
+    build_application,
+    poll_updates,
+    start_background,
+    stop_background,
+)
 from db.models import OutboxRow, ProcessedUpdateRow
 from faq.model import FaqEntry
 from routing.people import Role, Staff
@@ -184,15 +189,13 @@ async def running_bot(db_url: str, engine: Any, clock: FixedClock, fake: FakeTel
     async with app:
         await app.start()
         await start_background(app)
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=1,
-                                        allowed_updates=["message", "edited_message",
-                                                         "channel_post", "callback_query",
-                                                         "poll", "my_chat_member"])
+        stop = asyncio.Event()
+        poller = asyncio.create_task(poll_updates(app, stop, long_poll=1))
         try:
             yield Harness(fake, services)
         finally:
-            await app.updater.stop()
+            stop.set()
+            await poller
             await stop_background(app)
             await app.stop()
 

@@ -15,7 +15,12 @@ from telegram.request import HTTPXRequest
 from bot.config import Config
 from bot.sender import render_row
 from bot.services import Services, build_services, system_clock
-from bot.telegram_app import build_application, start_background, stop_background
+from bot.telegram_app import (
+    build_application,
+    poll_updates,
+    start_background,
+    stop_background,
+)
 from db.models import OutboxRow
 from tests.builders import build_config
 from tests.e2e.harness import TOKEN, Harness, seed
@@ -49,12 +54,13 @@ async def live_bot(db_url: str, engine: Any, fake: FakeTelegram, *, read_timeout
     async with app:
         await app.start()
         await start_background(app)
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)
+        stop = asyncio.Event()
+        poller = asyncio.create_task(poll_updates(app, stop, long_poll=1))
         try:
             yield Harness(fake, services)
         finally:
-            await app.updater.stop()
+            stop.set()
+            await poller
             await stop_background(app)
             await app.stop()
 
