@@ -140,9 +140,9 @@ class DatabaseConfig:
 
     def lanes(self) -> int:
         """The number of intake threads to run."""
-        if self.intake_lanes:
-            return 1 if self.url.startswith("sqlite") else self.intake_lanes
-        return 1 if self.url.startswith("sqlite") else 2
+        if self.url.startswith("sqlite"):
+            return 1
+        return self.intake_lanes or 2
 
 
 @dataclass(frozen=True)

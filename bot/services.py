@@ -100,11 +100,10 @@ def sync_opds(uow: UnitOfWork, config: Config, now: datetime) -> None:
     """
     for opd in config.opds:
         existing = uow.opds.get(opd.code)
-        if existing is not None and existing.description_imported and existing.description:
-            description, imported = existing.description, True
-        else:
+        description = _imported_description(existing)
+        imported = description is not None
+        if description is None:
             description = opd.description or (existing.description if existing else "")
-            imported = False
         _upsert_if_changed(uow, existing, Opd(
             code=opd.code, name=opd.name, description=description,
             description_imported=imported, queue_chat_id=opd.queue_chat_id,
@@ -112,14 +111,19 @@ def sync_opds(uow: UnitOfWork, config: Config, now: datetime) -> None:
             keywords=opd.keywords or (existing.keywords if existing else ())), now)
     ppid = config.ppid_utama
     existing = uow.opds.get(ppid.code)
-    if existing is not None and existing.description_imported and existing.description:
-        description, imported = existing.description, True
-    else:
-        description, imported = PPID_UTAMA_DESCRIPTION, False
+    description = _imported_description(existing)
     _upsert_if_changed(uow, existing, Opd(
         code=ppid.code, name=ppid.name, queue_chat_id=ppid.queue_chat_id, is_ppid_utama=True,
-        description=description, description_imported=imported,
+        description=description or PPID_UTAMA_DESCRIPTION,
+        description_imported=description is not None,
         keywords=existing.keywords if existing else ()), now)
+
+
+def _imported_description(existing: Opd | None) -> str | None:
+    """The description an OPD import gave this OPD, which start-up keeps (None: none)."""
+    if existing is not None and existing.description_imported and existing.description:
+        return existing.description
+    return None
 
 
 def _upsert_if_changed(uow: UnitOfWork, existing: Opd | None, wanted: Opd,
