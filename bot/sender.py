@@ -25,14 +25,14 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import SenderConfig
 from bot.observability import Metrics
 from bot.render import Renderer
-from db.models import OutboxRow
+from db.models import OutboxRow, state_is
 from db.repositories import SqlUnitOfWork
 from routing.people import MessageLink
 from routing.ports import Clock
@@ -187,21 +187,24 @@ def _outbox_statements() -> tuple[Any, Any, Any, Any, Any]:
     outbox: Any = OutboxRow.__table__
     c = outbox.c
     earlier = outbox.alias("earlier")
-    # Only the head of a chat's queue may go: no older message of the chat waits or flies.
-    # Probed per candidate on ix_outbox_chat, so a claim reads a few index entries instead of
-    # grouping every pending row (which cost ~10 ms per claim at 4,000 pending messages).
-    is_head = ~exists().where(earlier.c.channel == c.channel, earlier.c.chat_id == c.chat_id,
-                              earlier.c.state.in_(("pending", "sending")),
-                              earlier.c.id < c.id)
-    # Walks ix_outbox_pending (state, priority, available_at) in order and stops at the limit.
+    # Only the head of a chat's queue may go: no older message of the chat waits or flies,
+    # i.e. the row is the oldest open row of its chat. A scalar subquery, not NOT EXISTS:
+    # PostgreSQL turns NOT EXISTS into an anti join, and with statistics that lag behind a
+    # burst it joined on the channel alone, walking the whole backlog per candidate. A
+    # scalar subquery runs per candidate as one seek in ix_outbox_open (min of the index).
+    is_head = c.id == (select(func.min(earlier.c.id))
+                       .where(earlier.c.channel == c.channel, earlier.c.chat_id == c.chat_id,
+                              state_is(earlier.c.state, "pending", "sending"))
+                       .scalar_subquery())
+    # Walks ix_outbox_ready in the claim's order and stops at the limit.
     claim = (select(outbox)
-             .where(c.state == "pending", c.channel == bindparam("b_channel"),
+             .where(state_is(c.state, "pending"), c.channel == bindparam("b_channel"),
                     c.available_at <= bindparam("b_now"), is_head)
              .order_by(c.priority, c.available_at, c.id)
              .limit(bindparam("b_limit")))
     # Sends whose process died mid-flight come back when their lease runs out.
     expired = (select(outbox)
-               .where(c.state == "sending", c.channel == bindparam("b_channel"),
+               .where(state_is(c.state, "sending"), c.channel == bindparam("b_channel"),
                       c.lease_until < bindparam("b_now"), is_head)
                .order_by(c.priority, c.id)
                .limit(bindparam("b_limit")))
@@ -211,9 +214,17 @@ def _outbox_statements() -> tuple[Any, Any, Any, Any, Any]:
     mark_sent = (update(outbox).where(c.id == bindparam("b_id"))
                  .values(state="sent", sent_at=bindparam("b_now"),
                          message_id=bindparam("b_message"), lease_until=None))
+    # Only the chat's next message is held back: it is the only one that can be claimed,
+    # and moving every queued row of a busy group cost hundreds of row writes per send.
+    following = outbox.alias("following")
+    next_id = (select(func.min(following.c.id))
+               .where(following.c.channel == bindparam("b_channel"),
+                      following.c.chat_id == bindparam("b_chat"),
+                      state_is(following.c.state, "pending", "sending"))
+               .scalar_subquery())
     space_chat = (update(outbox)
-                  .where(c.channel == bindparam("b_channel"), c.chat_id == bindparam("b_chat"),
-                         c.state == "pending", c.available_at < bindparam("b_later"))
+                  .where(c.id == next_id, state_is(c.state, "pending"),
+                         c.available_at < bindparam("b_later"))
                   .values(available_at=bindparam("b_later")))
     return claim, expired, lease, mark_sent, space_chat
 

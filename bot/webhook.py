@@ -27,7 +27,7 @@ from telegram.ext import Application
 from bot.config import Config
 from bot.services import Services, build_services
 from bot.telegram_app import build_application, start_background, stop_background
-from db.models import OutboxRow
+from db.models import OutboxRow, state_is
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -41,7 +41,7 @@ def _queue_state(services: Services) -> dict[str, Any]:
         session.execute(text("SELECT 1"))
         depth, oldest = session.execute(
             select(func.count(), func.min(OutboxRow.created_at))
-            .where(OutboxRow.state.in_(("pending", "sending")))
+            .where(state_is(OutboxRow.state, "pending", "sending"))
         ).one()
     lag = 0.0
     if oldest is not None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    literal_column,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -296,13 +297,40 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: The predicates of the outbox's partial indexes (see OutboxRow).
+OUTBOX_READY_SQL = "state = 'pending'"
+OUTBOX_OPEN_SQL = "state IN ('pending', 'sending')"
+OUTBOX_LEASED_SQL = "state = 'sending'"
+
+
+def state_is(column: Any, *states: str) -> Any:
+    """``column IN ('a', ...)`` spelled with literals, as the partial indexes' predicates are.
+
+    A bound parameter would hide the value from the planner (a prepared, generic plan on
+    PostgreSQL; any parameter on SQLite), and the partial index would not be used.
+    """
+    assert all(s.isalpha() for s in states), states  # internal constants, never user input
+    values: list[Any] = [literal_column(f"'{s}'") for s in states]
+    return column == values[0] if len(values) == 1 else column.in_(values)
+
+
 class OutboxRow(Base):
     """A message to deliver, written in the same transaction as the state change it reports."""
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_pending", "state", "priority", "available_at"),
-        Index("ix_outbox_chat", "channel", "chat_id", "id"),
+        # Partial indexes: they hold only the open rows (the sent history stays out of the
+        # hot path), and each predicate fits exactly one of the sender's questions, so the
+        # planner cannot pick the wrong one when its statistics lag behind a burst (with
+        # stale statistics, a plain (state, ...) index served the per-chat probe by walking
+        # the whole backlog: ~15-28 ms per claim at 5,000 queued). Queries must spell the
+        # predicate with literals (OUTBOX_READY, OUTBOX_OPEN, OUTBOX_LEASED) to use them.
+        Index("ix_outbox_ready", "channel", "priority", "available_at", "id",
+              postgresql_where=text(OUTBOX_READY_SQL), sqlite_where=text(OUTBOX_READY_SQL)),
+        Index("ix_outbox_open", "channel", "chat_id", "id",
+              postgresql_where=text(OUTBOX_OPEN_SQL), sqlite_where=text(OUTBOX_OPEN_SQL)),
+        Index("ix_outbox_leased", "channel", "lease_until",
+              postgresql_where=text(OUTBOX_LEASED_SQL), sqlite_where=text(OUTBOX_LEASED_SQL)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
