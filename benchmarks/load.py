@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -104,6 +105,63 @@ def _cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+def _postgres_cpu_seconds() -> float:
+    """CPU time used so far by this host's PostgreSQL processes (server and backends)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.endswith("(postgres"):
+            fields = tail.split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _box_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies over all cores since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+class CpuQuota:
+    """One cgroup per worker capped at ``share`` of a core (what a container limit does).
+
+    On a box with fewer cores than workers + database + load driver, an uncapped comparison
+    of 1 and N workers only measures the box. Capping each worker to the same CPU budget
+    leaves the database and the driver headroom, so N workers vs one shows whether the
+    design itself scales (no lock or queue contention between workers). Linux, root only.
+    """
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+        v1 = Path("/sys/fs/cgroup/cpu")
+        self.v1 = (v1 / "cpu.cfs_quota_us").exists()
+        self.root = v1 if self.v1 else Path("/sys/fs/cgroup")
+        self.groups: list[Path] = []
+
+    def add(self, pid: int) -> None:
+        """Put process ``pid`` (and the threads it starts) in a new capped cgroup."""
+        group = self.root / f"sahut-load-{pid}"
+        group.mkdir()
+        self.groups.append(group)
+        period = 100_000
+        if self.v1:
+            (group / "cpu.cfs_period_us").write_text(str(period))
+            (group / "cpu.cfs_quota_us").write_text(str(int(self.share * period)))
+        else:
+            (group / "cpu.max").write_text(f"{int(self.share * period)} {period}")
+        (group / "cgroup.procs").write_text(str(pid))
+
+    def remove(self) -> None:
+        """Delete the cgroups (their processes have exited)."""
+        for group in self.groups:
+            with contextlib.suppress(OSError):  # still busy or already gone
+                group.rmdir()
+
+
 def _percentile(values: list[float], share: float) -> float:
     if not values:
         return float("nan")
@@ -115,8 +173,8 @@ class Deployment:
     """A database, a config file and N worker processes."""
 
     def __init__(self, db: str, mode: str, workers: int, fake: FakeTelegram,
-                 sender: dict[str, Any], lanes: int = 0) -> None:
-        self.mode, self.workers_n, self.fake = mode, workers, fake
+                 sender: dict[str, Any], lanes: int = 0, quota: CpuQuota | None = None) -> None:
+        self.mode, self.workers_n, self.fake, self.quota = mode, workers, fake, quota
         self.tmp = Path(tempfile.mkdtemp(prefix="sahut-load-"))
         self.admin_url: str | None = None
         if db == "sqlite":
@@ -163,6 +221,8 @@ class Deployment:
                 args += ["--webhook", "--listen", f"127.0.0.1:{port}",
                          "--public-url", f"https://bench.example/{port}"]
             self.procs.append(subprocess.Popen(args, env=self.env, cwd=ROOT))
+            if self.quota:
+                self.quota.add(self.procs[-1].pid)
         deadline = time.monotonic() + 60
         for port in self.ports:
             while time.monotonic() < deadline:
@@ -204,6 +264,9 @@ class Deployment:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
+        if self.quota:
+            self.quota.remove()
 
     def cleanup(self) -> None:
         if self.admin_url:
@@ -483,6 +546,8 @@ async def main() -> None:
     parser.add_argument("--burst", type=int, default=0)
     parser.add_argument("--cap", type=float, default=300.0, help="burst: overall_per_second")
     parser.add_argument("--lanes", type=int, default=0, help="database.intake_lanes (0: auto)")
+    parser.add_argument("--worker-cpu", type=float, default=0.0, metavar="SHARE",
+                        help="cap each worker at SHARE of a core (cgroup; Linux, root)")
     args = parser.parse_args()
     if args.workers > 1 and args.db == "sqlite":
         raise SystemExit("several workers need PostgreSQL")
@@ -491,10 +556,12 @@ async def main() -> None:
     # The overall cap belongs to the bot token, so N workers share it (as config.toml says).
     sender = {"overall_per_second": float(args.cap if args.burst else 30.0) / args.workers,
               "private_chat_interval": 1.0}
+    quota = CpuQuota(args.worker_cpu) if args.worker_cpu else None
     dep = Deployment(args.db, "polling" if args.burst else args.mode, args.workers, fake, sender,
-                     args.lanes)
+                     args.lanes, quota)
     result: dict[str, Any] = {"db": "sqlite" if args.db == "sqlite" else "postgresql",
-                              "mode": dep.mode, "workers": args.workers, "lanes": args.lanes}
+                              "mode": dep.mode, "workers": args.workers, "lanes": args.lanes,
+                              "worker_cpu_cap": args.worker_cpu or None}
     try:
         dep.prepare()
         dep.start()
@@ -510,11 +577,17 @@ async def main() -> None:
                 "p95_ms": round(_percentile(latencies, 0.95) * 1000, 1),
                 "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
             })
-            cpu = dep.cpu()
+            cpu, pg_cpu, box = dep.cpu(), _postgres_cpu_seconds(), _box_cpu()
             rate = await throughput_phase(dep, traffic, args.updates)
             # Worker CPU per update (sending included): what one dedicated core would sustain.
             cpu_ms = (dep.cpu() - cpu) * 1000 / args.updates
             result["worker_cpu_ms_per_update"] = round(cpu_ms, 2)
+            if dep.admin_url:
+                pg_ms = (_postgres_cpu_seconds() - pg_cpu) * 1000 / args.updates
+                result["postgres_cpu_ms_per_update"] = round(pg_ms, 2)
+            busy, total = (a - b for a, b in zip(_box_cpu(), box, strict=True))
+            # Share of all cores busy during the throughput phase: 1.0 means the box was full.
+            result["box_cpu_busy"] = round(busy / total, 2) if total else None
             if dep.mode == "webhook":
                 result["intake"] = dep.intake_stats()
             result["updates_per_s"] = round(rate, 1)
