@@ -394,6 +394,24 @@ def cmd_ticket_show(args: argparse.Namespace) -> int:
 
 # -- privacy --------------------------------------------------------------------------------
 
+def cmd_db_prune(args: argparse.Namespace) -> int:
+    """Delete delivered messages, old update ids and idle drafts past their retention."""
+    from bot.scheduler import retention_of
+    from db.housekeeping import prune
+
+    services = _services(args)
+    pruned = prune(services.engine, services.clock(), retention_of(services),
+                   dry_run=args.dry_run)
+    services.dispose()
+    privacy = args.config_obj.privacy
+    verb = "Would delete" if args.dry_run else "Deleted"
+    print(f"{verb} {pruned.messages} delivered message(s) older than "
+          f"{privacy.sent_messages_days} days, {pruned.processed_updates} update id(s) older "
+          f"than {privacy.processed_updates_hours} hours and {pruned.drafts} draft(s) idle "
+          f"for {privacy.idle_drafts_days} days.")
+    return EXIT_OK
+
+
 def cmd_privacy_purge(args: argparse.Namespace) -> int:
     """Anonymise closed tickets past the retention period."""
     days = args.older_than if args.older_than is not None else (
@@ -473,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
             "prints pg_dump advice for PostgreSQL)")
     p.add_argument("path", metavar="PATH")
     p.add_argument("--force", action="store_true", help="overwrite PATH")
+    p = add(db, "prune", cmd_db_prune, "delete delivered messages, old update ids and idle "
+            "drafts past [privacy] retention (the bot also does this hourly)")
+    p.add_argument("--dry-run", action="store_true", help="only count what would go")
 
     faq = sub.add_parser("faq", help="FAQ entries and matching").add_subparsers(
         dest="faq_command", metavar="ACTION")

@@ -218,6 +218,12 @@ class PrivacyConfig:
 
     retention_days: int = 730
     deletion_hours: int = 72
+    #: Delivered messages (their text) are deleted after this many days.
+    sent_messages_days: int = 30
+    #: Update ids kept to recognise redeliveries (Telegram retries for up to 24 hours).
+    processed_updates_hours: int = 48
+    #: An unfinished complaint left this long is dropped.
+    idle_drafts_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -590,6 +596,10 @@ def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = Non
     privacy = PrivacyConfig(
         retention_days=privacy_t.integer("retention_days", 730, minimum=1),
         deletion_hours=privacy_t.integer("deletion_hours", 72, minimum=1, maximum=72),
+        sent_messages_days=privacy_t.integer("sent_messages_days", 30, minimum=1),
+        # Shorter than Telegram's redelivery window would let a retried update act twice.
+        processed_updates_hours=privacy_t.integer("processed_updates_hours", 48, minimum=25),
+        idle_drafts_days=privacy_t.integer("idle_drafts_days", 30, minimum=1),
     )
     privacy_t.finish()
 

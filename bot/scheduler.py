@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.housekeeping import Pruned, Retention, prune
 from db.models import TicketRow
 from db.notifications import claim
 from db.repositories import SqlUnitOfWork
@@ -127,11 +129,36 @@ def digest_context(services: Services, uow: SqlUnitOfWork, now: datetime) -> dic
                       for o in worst]}
 
 
+#: Housekeeping runs this often (on the escalation loop's next turn).
+PRUNE_EVERY_SECONDS = 3600.0
+
+
+def retention_of(services: Services) -> Retention:
+    """The retention periods from ``[privacy]``."""
+    privacy = services.config.privacy
+    return Retention(sent_messages=timedelta(days=privacy.sent_messages_days),
+                     processed_updates=timedelta(hours=privacy.processed_updates_hours),
+                     idle_drafts=timedelta(days=privacy.idle_drafts_days))
+
+
+def prune_once(services: Services, now: datetime | None = None) -> Pruned:
+    """Delete delivered messages, old update ids and idle drafts past their retention."""
+    pruned = prune(services.engine, now or services.clock(), retention_of(services))
+    if pruned.messages or pruned.processed_updates or pruned.drafts:
+        log.info("housekeeping deleted %d delivered message(s), %d update id(s), "
+                 "%d idle draft(s)", pruned.messages, pruned.processed_updates, pruned.drafts)
+    return pruned
+
+
 async def run_escalation(services: Services, stop_event: asyncio.Event,
                          interval: float | None = None) -> None:
-    """Run :func:`escalate_once` every ``interval`` seconds until ``stop_event`` is set."""
+    """Run :func:`escalate_once` every ``interval`` seconds until ``stop_event`` is set.
+
+    Housekeeping (:func:`prune_once`) runs on the same loop, at most once an hour.
+    """
     every = interval if interval is not None else (
         services.config.report.escalation_interval_seconds)
+    pruned_at: float | None = None
     # The first run comes one interval after start: a restart loop cannot flood the chats,
     # and nothing is lost by waiting (the notices are decided from the database).
     while not stop_event.is_set():
@@ -145,3 +172,9 @@ async def run_escalation(services: Services, stop_event: asyncio.Event,
                 log.info("escalation queued %d message(s)", queued)
         except Exception:
             log.exception("escalation run failed")
+        if pruned_at is None or time.monotonic() - pruned_at >= PRUNE_EVERY_SECONDS:
+            pruned_at = time.monotonic()
+            try:
+                await asyncio.to_thread(prune_once, services)
+            except Exception:
+                log.exception("housekeeping run failed")
