@@ -7,7 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -573,6 +573,24 @@ class SqlOutboxRepository:
             "priority": int(message.priority), "state": "pending", "attempts": 0,
             "created_at": at, "available_at": at,
         }).scalar_one())
+
+    def forget_delivered(self, *, chat: tuple[str, int] | None,
+                         ticket_ids: Sequence[int]) -> int:
+        """Delete delivered (or given up) messages to a chat or about tickets; how many.
+
+        Their context holds what was said (UU 27/2022: erased on request). Messages still
+        waiting are kept: they are what the citizen is about to receive.
+        """
+        about: list[Any] = []
+        if chat is not None:
+            about.append((OutboxRow.channel == chat[0]) & (OutboxRow.chat_id == chat[1]))
+        if ticket_ids:
+            about.append(OutboxRow.ticket_id.in_(list(ticket_ids)))
+        if not about:
+            return 0
+        result = self.session.execute(delete(OutboxRow).where(
+            OutboxRow.state.in_(("sent", "failed")), or_(*about)))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class SqlUpdateLog:

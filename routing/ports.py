@@ -93,6 +93,8 @@ class OutboxRepository(Protocol):
     """Messages waiting to be delivered."""
 
     def add(self, message: Outgoing, at: datetime) -> int: ...
+    def forget_delivered(self, *, chat: tuple[str, int] | None,
+                         ticket_ids: Sequence[int]) -> int: ...
 
 
 class UpdateLog(Protocol):

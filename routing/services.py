@@ -294,6 +294,13 @@ class Helpdesk:
             raise NotAllowed("only citizens can erase their own data")
         now = self.now()
         tickets = uow.tickets.find(citizen_id=principal.citizen_id)
+        citizen = uow.citizens.get(principal.citizen_id)
+        chat = None
+        if citizen is not None and citizen.external_id.lstrip("-").isdigit():
+            chat = (citizen.channel, int(citizen.external_id))
+        # What was already delivered to them or about their tickets goes too.
+        uow.outbox.forget_delivered(chat=chat, ticket_ids=[t.id for t in tickets
+                                                           if t.id is not None])
         for listed in tickets:
             assert listed.id is not None
             ticket = self._ticket(uow, listed.id)

@@ -39,6 +39,9 @@ class FakeState:
     links: list[MessageLink] = field(default_factory=list)
     drafts: dict[tuple[str, int], Draft] = field(default_factory=dict)
     outbox: list[tuple[int, Outgoing, datetime]] = field(default_factory=list)
+    #: forget_delivered calls: (chat, ticket ids).
+    forgotten: list[tuple[tuple[str, int] | None, tuple[int, ...]]] = field(
+        default_factory=list)
     updates: set[tuple[str, int]] = field(default_factory=set)
     last_ids: dict[str, int] = field(default_factory=dict)
 
@@ -343,6 +346,12 @@ class FakeOutbox:
         outbox_id = self.state.next_id("outbox")
         self.state.outbox.append((outbox_id, message, at))
         return outbox_id
+
+    def forget_delivered(self, *, chat: tuple[str, int] | None,
+                         ticket_ids: Sequence[int]) -> int:
+        """Nothing is ever delivered here: record what was asked to be forgotten."""
+        self.state.forgotten.append((chat, tuple(ticket_ids)))
+        return 0
 
     @property
     def messages(self) -> list[Outgoing]:

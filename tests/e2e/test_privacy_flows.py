@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from db.models import CitizenRow, TicketRow
+from db.models import CitizenRow, OutboxRow, TicketRow
 from tests.builders import BAPENDA_CHAT
 from tests.e2e.harness import BAPENDA_STAFF, CITIZEN, Harness
 
@@ -87,6 +87,12 @@ async def test_hapusdata_anonymises_the_citizens_tickets(bot: Harness) -> None:
         assert ticket.state == "closed"
         citizens = session.scalars(select(CitizenRow)).all()
         assert all(c.external_id != str(CITIZEN) for c in citizens)
+        # What was delivered to them, or to the OPD about their ticket, held their words.
+        kept = session.execute(select(OutboxRow.chat_id, OutboxRow.template, OutboxRow.state)
+                               .where((OutboxRow.chat_id == CITIZEN)
+                                      | (OutboxRow.ticket_id == ticket.id))).all()
+        assert all(state not in ("sent", "failed") or template == "citizen/data_erased"
+                   for _, template, state in kept), kept
 
 
 async def test_confidential_report_is_flagged_for_staff_and_stored(bot: Harness) -> None:
