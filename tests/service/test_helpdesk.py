@@ -455,3 +455,13 @@ def test_only_admins_manage_staff_or_import_faq(desk: Desk, bapenda: Principal) 
              opd_code=None, by=admin)
     with desk.uow() as uow:
         assert uow.staff.by_telegram_id(999) is not None
+
+
+def test_erasure_forgets_what_was_delivered_to_the_citizen_and_about_their_tickets(
+        desk: Desk, citizen: Citizen) -> None:
+    first, second = open_ticket(desk, citizen), open_ticket(desk, citizen, "Lampu jalan mati")
+    me = Principal(PrincipalKind.CITIZEN, citizen_id=citizen.id)
+    desk.run(desk.helpdesk.erase_citizen, me, "[dihapus]")
+    [(chat, ticket_ids)] = desk.state.forgotten
+    assert chat == ("telegram", CITIZEN_CHAT)
+    assert sorted(ticket_ids) == sorted((first.id, second.id))
