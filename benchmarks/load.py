@@ -147,7 +147,9 @@ class CpuQuota:
         group = self.root / f"sahut-load-{pid}"
         group.mkdir()
         self.groups.append(group)
-        period = 100_000
+        # A short period spreads the budget finely (a throttled worker stalls for the rest
+        # of its period: with the default 100 ms that shows up as latency spikes).
+        period = 20_000
         if self.v1:
             (group / "cpu.cfs_period_us").write_text(str(period))
             (group / "cpu.cfs_quota_us").write_text(str(int(self.share * period)))
@@ -245,12 +247,16 @@ class Deployment:
             page = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
             for line in page.splitlines():
                 name = line.split("{")[0].split(" ")[0]
-                if name.startswith("sahut_intake_batch"):
+                if name.startswith(("sahut_intake_batch", "sahut_outbox_", "sahut_messages_sent")):
                     totals[name] = totals.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
         batches = totals.get("sahut_intake_batches_total", 0.0)
         updates = totals.get("sahut_intake_batch_updates_total", 0.0)
         return {"batches": batches, "avg_batch": round(updates / batches, 2) if batches else 0.0,
-                "rollbacks": totals.get("sahut_intake_batch_rollbacks_total", 0.0)}
+                "rollbacks": totals.get("sahut_intake_batch_rollbacks_total", 0.0),
+                # The sender's activity over the whole run (latency phase included).
+                "sender_claims": totals.get("sahut_outbox_claims_total", 0.0),
+                "sender_deferrals": totals.get("sahut_outbox_deferrals_total", 0.0),
+                "sent": totals.get("sahut_messages_sent_total", 0.0)}
 
     def rss(self) -> list[float]:
         return [round(_peak_rss_mb(p.pid), 1) for p in self.procs]
@@ -546,6 +552,8 @@ async def main() -> None:
     parser.add_argument("--burst", type=int, default=0)
     parser.add_argument("--cap", type=float, default=300.0, help="burst: overall_per_second")
     parser.add_argument("--lanes", type=int, default=0, help="database.intake_lanes (0: auto)")
+    parser.add_argument("--send-rate", type=float, default=30.0,
+                        help="[sender] overall_per_second of the bot, shared by the workers")
     parser.add_argument("--worker-cpu", type=float, default=0.0, metavar="SHARE",
                         help="cap each worker at SHARE of a core (cgroup; Linux, root)")
     args = parser.parse_args()
@@ -554,14 +562,16 @@ async def main() -> None:
     fake = FakeTelegram(strict_formatting=False)
     fake.start()
     # The overall cap belongs to the bot token, so N workers share it (as config.toml says).
-    sender = {"overall_per_second": float(args.cap if args.burst else 30.0) / args.workers,
+    sender = {"overall_per_second": float(args.cap if args.burst else args.send_rate)
+              / args.workers,
               "private_chat_interval": 1.0}
     quota = CpuQuota(args.worker_cpu) if args.worker_cpu else None
     dep = Deployment(args.db, "polling" if args.burst else args.mode, args.workers, fake, sender,
                      args.lanes, quota)
     result: dict[str, Any] = {"db": "sqlite" if args.db == "sqlite" else "postgresql",
                               "mode": dep.mode, "workers": args.workers, "lanes": args.lanes,
-                              "worker_cpu_cap": args.worker_cpu or None}
+                              "worker_cpu_cap": args.worker_cpu or None,
+                              "send_rate_per_worker": sender["overall_per_second"]}
     try:
         dep.prepare()
         dep.start()

@@ -266,6 +266,7 @@ class OutboxSender:
     def _claim(self, limit: int | None = None) -> list[OutboxRow]:
         """Take the head of each chat's queue, citizens' replies first."""
         now = self.clock()
+        self.metrics.inc("outbox_claims_total")
         with self.session_factory() as session, session.begin():
             conn = session.connection()
             limit = limit or self.batch
@@ -346,6 +347,7 @@ class OutboxSender:
         wait = self.pacer.ready_in(row.chat_id)
         if wait > 0.05:
             # The chat is paced or flood-blocked: give the row back instead of holding it.
+            self.metrics.inc("outbox_deferrals_total")
             await self._persist(partial(self._fail, row, row.error or "", permanent=False,
                                         delay=wait, count=False), "a deferral")
             self._wake_in(wait)
