@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import itertools
 import json
 import multiprocessing
 import pstats
@@ -37,6 +38,16 @@ from bot.services import build_services  # noqa: E402
 from bot.telegram_app import build_application, inbound_from_message  # noqa: E402
 from handlers.dispatch import Dispatcher  # noqa: E402
 from tests.telegram_fake import FakeTelegram  # noqa: E402
+
+
+class _NullTransport:
+    """Accepts every message at once: what is left is claiming, rendering and recording."""
+
+    def __init__(self) -> None:
+        self.ids = itertools.count(1)
+
+    async def send(self, message: Any) -> int:
+        return next(self.ids)
 
 
 def _serve_fake(pipe: Any) -> None:
@@ -77,6 +88,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if inbound is not None:
                 dispatcher.handle(inbound)
         sender = runtime.sender
+        if args.null_transport:
+            sender.transport = _NullTransport()
         queued = await asyncio.to_thread(sender.pending)
         stop = asyncio.Event()
 
@@ -112,6 +125,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", default="sqlite", help="sqlite or a PostgreSQL server URL")
     parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--null-transport", action="store_true",
+                        help="no Bot API call: measure the database and rendering share")
     parser.add_argument("--in-flight", type=int, default=16, help="[sender] max_in_flight")
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
     parser.add_argument("--sort", default="cumulative", help="cProfile sort key (tottime...)")
