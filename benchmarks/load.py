@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import os
 import secrets
 import shutil
@@ -108,14 +109,15 @@ def _cpu_seconds(pid: int) -> float:
 def _postgres_cpu_seconds() -> float:
     """CPU time used so far by this host's PostgreSQL processes (server and backends)."""
     total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for comm in Path("/proc").glob("[0-9]*/comm"):
         try:
-            head, tail = stat.read_text().rsplit(")", 1)
-        except OSError:
+            is_postgres = comm.read_text().strip() == "postgres"
+        except OSError:  # the process ended meanwhile
             continue
-        if head.endswith("(postgres"):
-            fields = tail.split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if is_postgres:
+            seconds = _cpu_seconds(int(comm.parent.name))
+            if not math.isnan(seconds):  # NaN: it ended meanwhile
+                total += seconds
     return total
 
 
@@ -240,8 +242,8 @@ class Deployment:
         """CPU seconds used by all workers so far."""
         return sum(_cpu_seconds(p.pid) for p in self.procs)
 
-    def intake_stats(self) -> dict[str, float]:
-        """Batches, average batch size and batch rollbacks, from the workers' /metrics."""
+    def counters(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Intake (batches, average size, rollbacks) and sender counters, from /metrics."""
         totals: dict[str, float] = {}
         for port in self.ports:
             page = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
@@ -251,12 +253,14 @@ class Deployment:
                     totals[name] = totals.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
         batches = totals.get("sahut_intake_batches_total", 0.0)
         updates = totals.get("sahut_intake_batch_updates_total", 0.0)
-        return {"batches": batches, "avg_batch": round(updates / batches, 2) if batches else 0.0,
-                "rollbacks": totals.get("sahut_intake_batch_rollbacks_total", 0.0),
-                # The sender's activity over the whole run (latency phase included).
-                "sender_claims": totals.get("sahut_outbox_claims_total", 0.0),
-                "sender_deferrals": totals.get("sahut_outbox_deferrals_total", 0.0),
-                "sent": totals.get("sahut_messages_sent_total", 0.0)}
+        intake = {"batches": batches,
+                  "avg_batch": round(updates / batches, 2) if batches else 0.0,
+                  "rollbacks": totals.get("sahut_intake_batch_rollbacks_total", 0.0)}
+        # The sender's activity over the whole run (latency phase included).
+        sender = {"claims": totals.get("sahut_outbox_claims_total", 0.0),
+                  "deferrals": totals.get("sahut_outbox_deferrals_total", 0.0),
+                  "sent": totals.get("sahut_messages_sent_total", 0.0)}
+        return intake, sender
 
     def rss(self) -> list[float]:
         return [round(_peak_rss_mb(p.pid), 1) for p in self.procs]
@@ -599,7 +603,7 @@ async def main() -> None:
             # Share of all cores busy during the throughput phase: 1.0 means the box was full.
             result["box_cpu_busy"] = round(busy / total, 2) if total else None
             if dep.mode == "webhook":
-                result["intake"] = dep.intake_stats()
+                result["intake"], result["sender"] = dep.counters()
             result["updates_per_s"] = round(rate, 1)
             result["updates_per_s_per_worker"] = round(rate / args.workers, 1)
         result["peak_rss_mb"] = dep.rss()

@@ -186,16 +186,21 @@ def _outbox_statements() -> tuple[Any, Any, Any, Any, Any]:
     """The sender's statements, built once with bound parameters (they run for every send)."""
     outbox: Any = OutboxRow.__table__
     c = outbox.c
-    earlier = outbox.alias("earlier")
+
+    def oldest_open(alias: str, channel: Any, chat_id: Any) -> Any:
+        """The id of a chat's oldest pending or in-flight row: one seek in ix_outbox_open."""
+        row = outbox.alias(alias)
+        return (select(func.min(row.c.id))
+                .where(row.c.channel == channel, row.c.chat_id == chat_id,
+                       state_is(row.c.state, "pending", "sending"))
+                .scalar_subquery())
+
     # Only the head of a chat's queue may go: no older message of the chat waits or flies,
     # i.e. the row is the oldest open row of its chat. A scalar subquery, not NOT EXISTS:
     # PostgreSQL turns NOT EXISTS into an anti join, and with statistics that lag behind a
     # burst it joined on the channel alone, walking the whole backlog per candidate. A
-    # scalar subquery runs per candidate as one seek in ix_outbox_open (min of the index).
-    is_head = c.id == (select(func.min(earlier.c.id))
-                       .where(earlier.c.channel == c.channel, earlier.c.chat_id == c.chat_id,
-                              state_is(earlier.c.state, "pending", "sending"))
-                       .scalar_subquery())
+    # scalar subquery runs per candidate as one seek.
+    is_head = c.id == oldest_open("earlier", c.channel, c.chat_id)
     # Walks ix_outbox_ready in the claim's order and stops at the limit.
     claim = (select(outbox)
              .where(state_is(c.state, "pending"), c.channel == bindparam("b_channel"),
@@ -216,12 +221,7 @@ def _outbox_statements() -> tuple[Any, Any, Any, Any, Any]:
                          message_id=bindparam("b_message"), lease_until=None))
     # Only the chat's next message is held back: it is the only one that can be claimed,
     # and moving every queued row of a busy group cost hundreds of row writes per send.
-    following = outbox.alias("following")
-    next_id = (select(func.min(following.c.id))
-               .where(following.c.channel == bindparam("b_channel"),
-                      following.c.chat_id == bindparam("b_chat"),
-                      state_is(following.c.state, "pending", "sending"))
-               .scalar_subquery())
+    next_id = oldest_open("following", bindparam("b_channel"), bindparam("b_chat"))
     space_chat = (update(outbox)
                   .where(c.id == next_id, state_is(c.state, "pending"),
                          c.available_at < bindparam("b_later"))
