@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -101,8 +101,9 @@ def worker_factory(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     made: list[Worker] = []
 
     def make(config: Path, db_url: str, fake: FakeTelegram,
-             extra_env: Mapping[str, str] | None = None) -> Worker:
-        worker = Worker(config, db_url, fake, tmp_path, extra_env)
+             extra_env: Mapping[str, str] | None = None,
+             run_args: Sequence[str] = ()) -> Worker:
+        worker = Worker(config, db_url, fake, tmp_path, extra_env, run_args)
         made.append(worker)
         return worker
 

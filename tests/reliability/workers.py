@@ -16,7 +16,7 @@ import sys
 import time
 import tomllib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,9 +96,12 @@ class Worker:
     """One ``python -m bot run`` process at a time; ``start`` begins the next incarnation."""
 
     def __init__(self, config: Path, db_url: str, fake: FakeTelegram, log_dir: Path,
-                 extra_env: Mapping[str, str] | None = None) -> None:
+                 extra_env: Mapping[str, str] | None = None,
+                 run_args: Sequence[str] = ()) -> None:
         self.config, self.db_url, self.fake, self.log_dir = config, db_url, fake, log_dir
         self.extra_env = dict(extra_env or {})
+        #: Arguments after ``run`` (e.g. ``--webhook --listen ...``).
+        self.run_args = list(run_args)
         self.process: subprocess.Popen[bytes] | None = None
         self.incarnation = 0
         self.logs: list[Path] = []
@@ -120,7 +123,8 @@ class Worker:
         self.logs.append(log)
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "--verbose", "--config", str(self.config), "run"],
+                [sys.executable, "-m", "bot", "--verbose", "--config", str(self.config), "run",
+                 *self.run_args],
                 env=self._env(), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL)
 
